@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 // One root run covers every package: tests import sibling packages through the
 // "source" export condition, so `pnpm test` needs no build first.
 export default defineConfig({
-  resolve: { conditions: ["source"] },
+  resolve: { conditions: ["source", "module", "browser", "development|production"] },
+  ssr: { resolve: { conditions: ["source", "module", "node", "development|production"] } },
   test: {
     include: [
       "packages/*/{src,test}/**/*.test.ts",

@@ -1,5 +1,5 @@
-import type { InterruptController, IrqLine } from "./irq.js";
 import type { IoBus } from "./io.js";
+import type { InterruptController, IrqLine } from "./irq.js";
 import type { PhysicalMemory } from "./memory.js";
 import type { Snapshottable } from "./snapshot.js";
 import type { AddressTranslation } from "./translation.js";

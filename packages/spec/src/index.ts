@@ -4,7 +4,18 @@
  * combined with parts from anywhere.
  */
 export type { Clock, Scheduler, Timer } from "./clock.js";
-export type { Cpu, CpuHooks, CpuParts, InterruptKind, RegIndex, RunOptions, SegIndex, SegmentState, StopReason, TableRegister } from "./cpu.js";
+export type {
+  Cpu,
+  CpuHooks,
+  CpuParts,
+  InterruptKind,
+  RegIndex,
+  RunOptions,
+  SegIndex,
+  SegmentState,
+  StopReason,
+  TableRegister,
+} from "./cpu.js";
 export { Eflags, Exception, Reg, Seg } from "./cpu.js";
 export type { IoBus, IoPortHandler } from "./io.js";
 export type { InterruptController, IrqLine } from "./irq.js";
