@@ -272,25 +272,43 @@ export class PhysicalMemoryMap implements PhysicalMemory, Snapshottable<Physical
   }
 }
 
-// btoa/atob exist in browsers and Node alike. Chunks of a multiple of 3 bytes encode to
-// whole base64 quads without padding, so they concatenate and decode independently.
-const CHUNK_BYTES = 3 * 10922;
-const CHUNK_CHARS = 4 * 10922;
+// Our own base64: the package runs anywhere (browsers, Node, workers) and ES itself has none.
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const DECODE = new Uint8Array(128);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
 function toBase64(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += CHUNK_BYTES) {
-    out += btoa(String.fromCharCode.apply(null, Array.from(bytes.subarray(i, i + CHUNK_BYTES))));
+  const parts: string[] = [];
+  let line = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    line +=
+      ALPHABET[(n >>> 18) & 63] +
+      ALPHABET[(n >>> 12) & 63] +
+      (i + 1 < bytes.length ? ALPHABET[(n >>> 6) & 63] : "=") +
+      (i + 2 < bytes.length ? ALPHABET[n & 63] : "=");
+    if (line.length >= 0x10000) {
+      parts.push(line);
+      line = "";
+    }
   }
-  return out;
+  parts.push(line);
+  return parts.join("");
 }
 
 function fromBase64(text: string): Uint8Array {
-  const out = new Uint8Array(Math.floor((text.length * 3) / 4) + 3);
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  const out = new Uint8Array((text.length / 4) * 3 - padding);
   let at = 0;
-  for (let i = 0; i < text.length; i += CHUNK_CHARS) {
-    const binary = atob(text.slice(i, i + CHUNK_CHARS));
-    for (let j = 0; j < binary.length; j++) out[at++] = binary.charCodeAt(j);
+  for (let i = 0; i < text.length; i += 4) {
+    const n =
+      (DECODE[text.charCodeAt(i)] << 18) |
+      (DECODE[text.charCodeAt(i + 1)] << 12) |
+      (DECODE[text.charCodeAt(i + 2)] << 6) |
+      DECODE[text.charCodeAt(i + 3)];
+    if (at < out.length) out[at++] = n >>> 16;
+    if (at < out.length) out[at++] = (n >>> 8) & 0xff;
+    if (at < out.length) out[at++] = n & 0xff;
   }
-  return out.subarray(0, at);
+  return out;
 }

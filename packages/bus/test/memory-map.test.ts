@@ -175,3 +175,17 @@ describe("MMIO", () => {
     expect(log).toEqual(["w1@ffe=dd", "w1@fff=cc"]);
   });
 });
+
+describe("snapshot encoding", () => {
+  it("round-trips RAM sizes whose byte count is not a multiple of three", () => {
+    for (const pages of [1, 2, 3]) {
+      const memory = new PhysicalMemoryMap({ ramSize: pages * 4096 });
+      for (let i = 0; i < memory.ram.length; i++) memory.ram[i] = (i * 131) & 0xff;
+      const saved = memory.save();
+      expect(saved.ram).toBe(Buffer.from(memory.ram).toString("base64"));
+      const other = new PhysicalMemoryMap({ ramSize: pages * 4096 });
+      other.restore(saved);
+      expect(Buffer.compare(other.ram, memory.ram)).toBe(0);
+    }
+  });
+});
