@@ -16,7 +16,9 @@ it("the README example runs and prints what it claims", async () => {
   writeFileSync(file, code.replace('from "@pagurus/bus"', 'from "../../src/index.js"'));
 
   const printed: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((value: unknown) => void printed.push(String(value)));
+  const log = vi
+    .spyOn(console, "log")
+    .mockImplementation((value: unknown) => void printed.push(String(value)));
   try {
     await import(file);
   } finally {
