@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the test kernels: src/<name>.asm -> build/<name>.elf with NASM and GNU ld (binutils).
+# Builds the test kernels: kernels/<name>.asm -> build/<name>.elf with NASM and GNU ld (binutils).
 # A kernel whose source has the line "; format: aout" becomes build/<name>.bin, a flat image that
 # boots through the Multiboot a.out-kludge address fields instead of ELF program headers;
-# "; link: high" links it as a higher-half kernel (src/link-high.ld). The outputs are committed; rebuilding must give the
-# same bytes (test/build.test.ts checks it), so nothing here may depend on time or paths.
+# "; link: high" links it as a higher-half kernel (kernels/link-high.ld).
+# The outputs are committed; rebuilding must give the same bytes (test/build.test.ts checks it),
+# so nothing here may depend on time or absolute paths.
 #   build.sh [name...]     build all kernels, or the named ones
 #   OUT=dir build.sh       write the images somewhere else (the reproducibility check uses it)
 set -euo pipefail
@@ -11,7 +12,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-$here/build}"
 tmp="$out/tmp"
 mkdir -p "$out" "$tmp"
-cd "$here/src"
+cd "$here/kernels"
 if [ $# -gt 0 ]; then names=("$@"); else names=(); for f in *.asm; do names+=("${f%.asm}"); done; fi
 for name in "${names[@]}"; do
   script=link.ld
