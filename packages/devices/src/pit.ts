@@ -359,8 +359,8 @@ function modeOf(c: PitCounterState): number {
   return c.modeBits > 5 ? c.modeBits - 4 : c.modeBits;
 }
 
+/** Set by a control word or a count write, cleared when CR is transferred into CE (datasheet, read-back status). */
 function nullCount(c: PitCounterState, cyc: number): boolean {
-  if (c.cr === null) return false;
   if (c.pendingAt !== null) return true;
   if (c.loadCycle === null) return true;
   return cyc < c.loadCycle;
