@@ -1,0 +1,37 @@
+/**
+ * Runs every test kernel on QEMU and checks that the recorded results in expected/ are current.
+ * With RECORD=1 it writes them instead (tooling/guests/record.sh). The machine's own comparison
+ * (apps/machine/test/guests.test.ts) reads the recorded files, so it works without QEMU too.
+ */
+import { writeFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { expectedPath, loadKernels, readExpected } from "../src/manifest.js";
+import { qemuAvailable, runOnQemu } from "../src/qemu.js";
+
+const kernels = loadKernels().filter((k) => k.qemu);
+const haveQemu = qemuAvailable();
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: set only by record.sh, which runs vitest outside turbo
+const record = process.env.RECORD === "1";
+
+if (!haveQemu) {
+  console.warn(
+    "tooling/guests: qemu-system-i386 is not installed; skipping the QEMU runs " +
+      "(the machine is still compared against the recorded QEMU results in tooling/guests/expected)",
+  );
+}
+
+describe.skipIf(!haveQemu)("test kernels on QEMU", () => {
+  it.concurrent.each(kernels.map((k) => [k.name, k] as const))("%s", async (_name, kernel) => {
+    const result = await runOnQemu(kernel);
+    const paths = expectedPath(kernel.name);
+    if (record) {
+      writeFileSync(paths.output, result.output, "latin1");
+      writeFileSync(paths.exit, `${result.exitCode}\n`);
+      return;
+    }
+    const recorded = readExpected(kernel.name);
+    expect(recorded, `no recorded result for ${kernel.name}: run tooling/guests/record.sh`).not.toBeNull();
+    expect(result.output).toBe(recorded?.output);
+    expect(result.exitCode).toBe(recorded?.exitCode);
+  });
+});
