@@ -1,0 +1,429 @@
+import type {
+  Cpu,
+  CpuParts,
+  IrqLine,
+  RegIndex,
+  RunOptions,
+  SegIndex,
+  SegmentState,
+  StopReason,
+  TableRegister,
+} from "@pagurus/spec";
+import { Exception } from "@pagurus/spec";
+import { ABORT, CR0_PE, CS, EFLAGS_WRITABLE, FAULT, IF, LF_NONE, TF, VM } from "./core.js";
+import { CPUID_PGE, CPUID_PSE, SystemInstructions } from "./opcodes0f.js";
+import { KIND_EXCEPTION, KIND_EXTERNAL } from "./system.js";
+
+/** Options of {@link Ia32Cpu}. */
+export interface Ia32CpuOptions {
+  /**
+   * Non-standard: PUSHF/POPF, IRET, far RET, SGDT/SIDT/SLDT/STR/SMSW, LAR/LSL/VERR/VERW,
+   * MOV from a segment register and PUSH of a segment register raise #GP(0) at CPL > 0, so
+   * a trap-and-emulate monitor can run a guest kernel at CPL 3 (README). Default false.
+   */
+  virtualizationAssist?: boolean;
+  /**
+   * CPUID.1:EDX paging features to advertise (and allow in CR4). Defaults to PSE and PGE
+   * when a translation unit is present, none otherwise.
+   */
+  pagingFeatures?: { pse?: boolean; pge?: boolean };
+}
+
+/** The whole CPU state as plain JSON data ({@link Ia32Cpu.save}). */
+export interface CpuSnapshot {
+  /** EAX..EDI as unsigned numbers. */
+  regs: number[];
+  eip: number;
+  eflags: number;
+  /** ES CS SS DS FS GS LDTR TR, with their descriptor caches. */
+  segments: SegmentState[];
+  cr0: number;
+  cr2: number;
+  cr3: number;
+  cr4: number;
+  dr: number[];
+  gdtr: TableRegister;
+  idtr: TableRegister;
+  cpl: number;
+  halted: boolean;
+  a20: boolean;
+  intr: boolean;
+  instructionCount: number;
+  tscOffset: number;
+  /** Instruction count at which interrupts are still held off (STI/MOV SS shadow), or -1. */
+  shadowAt: number;
+  singleStepArmed: boolean;
+  shutdownReport: string | null;
+  inShutdown: boolean;
+}
+
+/**
+ * An IA-32 (i686) interpreter: real mode, protected mode with 16- and 32-bit segments,
+ * paging through an {@link AddressTranslation}, exceptions and interrupts, hardware task
+ * switching. Build it from a board's parts, load code into memory, then {@link run}.
+ */
+export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot> {
+  readonly intr: IrqLine;
+  readonly a20: IrqLine;
+  intrLevel = false;
+  stopRequested = false;
+  /** TF was set when the current instruction started: #DB after it (SDM 17.3.1.4). */
+  singleStepArmed = false;
+  /** Shutdown after a triple fault: only reset() leaves it. */
+  inShutdown = false;
+
+  constructor(parts: CpuParts, options: Ia32CpuOptions = {}) {
+    super(parts);
+    this.virtualizationAssist = options.virtualizationAssist ?? false;
+    const hasMmu = this.translation !== null;
+    const pse = options.pagingFeatures?.pse ?? hasMmu;
+    const pge = options.pagingFeatures?.pge ?? hasMmu;
+    this.pagingFeatures = (pse ? CPUID_PSE : 0) | (pge ? CPUID_PGE : 0);
+    this.intr = {
+      set: (level: boolean): void => {
+        this.intrLevel = level;
+        if (level) this.eventPending = true;
+      },
+    };
+    this.a20 = {
+      set: (level: boolean): void => {
+        const mask = level ? -1 : ~(1 << 20);
+        if (mask !== this.a20Mask) {
+          this.a20Mask = mask;
+          this.flushTlbs();
+        }
+      },
+    };
+    this.reset();
+  }
+
+  get instructionCount(): number {
+    return this.icount;
+  }
+
+  // =====================================================================================
+  // Reset (SDM Vol. 3A, 9.1.1, table 9-1)
+  // =====================================================================================
+
+  reset(): void {
+    this.regs.fill(0);
+    this.regs[2] = 0x619; // EDX: family/model/stepping, as CPUID.1:EAX
+    this.pc = 0xfff0;
+    this.flagsv = 2;
+    this.lop = LF_NONE;
+    this.cr0 = 0x60000010;
+    this.cr2 = 0;
+    this.cr3 = 0;
+    this.cr4 = 0;
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0 | 0;
+    this.dr[7] = 0x400;
+    this.gdtrBase = 0;
+    this.gdtrLimit = 0xffff;
+    this.idtrBase = 0;
+    this.idtrLimit = 0xffff;
+    for (let s = 0; s < 6; s++) {
+      this.segSel[s] = 0;
+      this.segBase[s] = 0;
+      this.segLimit[s] = 0xffff;
+      this.segAccess[s] = 0x93;
+    }
+    this.segSel[CS] = 0xf000;
+    this.segBase[CS] = 0xffff0000 | 0;
+    this.segAccess[CS] = 0x9b;
+    this.segSel[6] = 0;
+    this.segBase[6] = 0;
+    this.segLimit[6] = 0xffff;
+    this.segAccess[6] = 0x82;
+    this.segSel[7] = 0;
+    this.segBase[7] = 0;
+    this.segLimit[7] = 0xffff;
+    this.segAccess[7] = 0x8b;
+    this.refreshAllSegments();
+    this.setCpl(0);
+    this.halted = false;
+    this.inShutdown = false;
+    this.shutdownReport = null;
+    this.unimplementedReport = null;
+    this.icount = 0;
+    this.tscOffset = 0;
+    this.shadowAt = -1;
+    this.singleStepArmed = false;
+    this.stopRequested = false;
+    this.eventPending = true;
+    this.controlChanged();
+  }
+
+  override controlChanged(): void {
+    if (this.translation !== null)
+      this.translation.setControl(this.cr0 >>> 0, this.cr3 >>> 0, this.cr4 >>> 0);
+    this.flushTlbs();
+  }
+
+  // =====================================================================================
+  // Run loop
+  // =====================================================================================
+
+  run(options?: RunOptions): StopReason {
+    if (this.inShutdown) return "shutdown";
+    let end = this.icount + (options?.instructions ?? Number.POSITIVE_INFINITY);
+    const until = options?.until;
+    const hasUntil = until !== undefined;
+    const untilLin = hasUntil ? until | 0 : 0;
+    this.eventPending = true;
+    for (;;) {
+      try {
+        for (;;) {
+          if (this.eventPending) {
+            const s = this.checkEvents();
+            if (s !== null) return s;
+          }
+          if (this.icount >= end) return "budget";
+          if (hasUntil && ((this.csBase + this.pc) | 0) === untilLin) return "address";
+          this.step();
+          this.icount++;
+        }
+      } catch (e) {
+        if (e === FAULT) {
+          this.pc = this.instrEip;
+          this.regs[4] = this.instrEsp;
+          this.singleStepArmed = false;
+          // A fault does not retire its instruction but still uses budget, so a handler
+          // that faults forever cannot hang run().
+          end--;
+          if (
+            !this.deliverEvent(
+              this.faultVector,
+              this.faultCode,
+              this.faultHasCode,
+              KIND_EXCEPTION,
+              this.instrEip,
+            )
+          ) {
+            this.inShutdown = true;
+            return "shutdown";
+          }
+          continue;
+        }
+        if (e === ABORT) {
+          if (this.unimplementedReport !== null) {
+            this.pc = this.instrEip;
+            this.regs[4] = this.instrEsp;
+            this.shutdownReport = this.unimplementedReport;
+            this.unimplementedReport = null;
+            return "shutdown";
+          }
+          this.inShutdown = true;
+          return "shutdown";
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** The slow path at an instruction boundary: stop requests, #DB single-step, INTR, HLT. */
+  checkEvents(): StopReason | null {
+    if (this.stopRequested) {
+      this.stopRequested = false;
+      return "stop";
+    }
+    this.instrEip = this.pc;
+    this.instrEsp = this.regs[4];
+    if (this.singleStepArmed) {
+      this.singleStepArmed = false;
+      this.dr[6] |= 0x4000; // BS
+      if (!this.deliverEvent(Exception.DB, 0, false, KIND_EXCEPTION, this.pc)) {
+        this.inShutdown = true;
+        return "shutdown";
+      }
+    }
+    if (this.flagsv & IF && this.icount !== this.shadowAt) {
+      const ic = this.interrupts;
+      if (ic !== null && (this.intrLevel || ic.pending)) {
+        const vector = ic.acknowledge();
+        this.halted = false;
+        if (!this.deliverEvent(vector, 0, false, KIND_EXTERNAL, this.pc)) {
+          this.inShutdown = true;
+          return "shutdown";
+        }
+      }
+    }
+    if (this.halted) {
+      this.eventPending = true;
+      return "halt";
+    }
+    if (this.flagsv & TF) this.singleStepArmed = true;
+    this.eventPending = this.singleStepArmed || this.intrLevel || this.icount <= this.shadowAt;
+    return null;
+  }
+
+  requestStop(): void {
+    this.stopRequested = true;
+    this.eventPending = true;
+  }
+
+  // =====================================================================================
+  // Register access for embedders
+  // =====================================================================================
+
+  getReg(reg: RegIndex): number {
+    return this.regs[reg] >>> 0;
+  }
+
+  setReg(reg: RegIndex, value: number): void {
+    this.regs[reg] = value;
+  }
+
+  get eip(): number {
+    return this.pc >>> 0;
+  }
+
+  set eip(value: number) {
+    this.pc = value | 0;
+  }
+
+  get eflags(): number {
+    return this.getEflags() >>> 0;
+  }
+
+  set eflags(value: number) {
+    if (value & VM) throw new Error("virtual-8086 mode is not implemented by @pagurus/cpu");
+    this.flagsv = (value & EFLAGS_WRITABLE) | 2;
+    this.lop = LF_NONE;
+    if (value & IF) this.eventPending = true;
+  }
+
+  getCr(n: 0 | 2 | 3 | 4): number {
+    const v = n === 0 ? this.cr0 : n === 2 ? this.cr2 : n === 3 ? this.cr3 : this.cr4;
+    return v >>> 0;
+  }
+
+  setCr(n: 0 | 2 | 3 | 4, value: number): void {
+    value |= 0;
+    if (n === 0) {
+      const old = this.cr0;
+      this.cr0 = value;
+      if ((old ^ value) & CR0_PE) {
+        if (!(value & CR0_PE)) this.setCpl(0);
+        this.refreshAllSegments();
+      }
+    } else if (n === 2) this.cr2 = value;
+    else if (n === 3) this.cr3 = value;
+    else this.cr4 = value;
+    if (n !== 2) this.controlChanged();
+  }
+
+  getSegment(seg: SegIndex): SegmentState {
+    return {
+      selector: this.segSel[seg],
+      base: this.segBase[seg] >>> 0,
+      limit: this.segLimit[seg] >>> 0,
+      access: this.segAccess[seg],
+    };
+  }
+
+  setSegment(seg: SegIndex, state: SegmentState): void {
+    this.segSel[seg] = state.selector & 0xffff;
+    this.segBase[seg] = state.base | 0;
+    this.segLimit[seg] = state.limit | 0;
+    this.segAccess[seg] = state.access & 0xf0ff;
+    if (seg < 6) this.updateSegWindows(seg);
+    if (seg === CS) this.setCpl(this.cr0 & CR0_PE ? state.selector & 3 : 0);
+  }
+
+  get gdtr(): TableRegister {
+    return { base: this.gdtrBase >>> 0, limit: this.gdtrLimit & 0xffff };
+  }
+
+  set gdtr(t: TableRegister) {
+    this.gdtrBase = t.base | 0;
+    this.gdtrLimit = t.limit & 0xffff;
+  }
+
+  get idtr(): TableRegister {
+    return { base: this.idtrBase >>> 0, limit: this.idtrLimit & 0xffff };
+  }
+
+  set idtr(t: TableRegister) {
+    this.idtrBase = t.base | 0;
+    this.idtrLimit = t.limit & 0xffff;
+  }
+
+  getDr(n: number): number {
+    return this.dr[n & 7] >>> 0;
+  }
+
+  setDr(n: number, value: number): void {
+    this.dr[n & 7] = value;
+  }
+
+  flushTlb(): void {
+    this.flushTlbs();
+  }
+
+  // =====================================================================================
+  // Snapshots
+  // =====================================================================================
+
+  save(): CpuSnapshot {
+    const segments: SegmentState[] = [];
+    for (let s = 0; s < 8; s++) segments.push(this.getSegment(s as SegIndex));
+    return {
+      regs: Array.from(this.regs, (v) => v >>> 0),
+      eip: this.pc >>> 0,
+      eflags: this.getEflags() >>> 0,
+      segments,
+      cr0: this.cr0 >>> 0,
+      cr2: this.cr2 >>> 0,
+      cr3: this.cr3 >>> 0,
+      cr4: this.cr4 >>> 0,
+      dr: Array.from(this.dr, (v) => v >>> 0),
+      gdtr: this.gdtr,
+      idtr: this.idtr,
+      cpl: this.cpl,
+      halted: this.halted,
+      a20: this.a20Mask === -1,
+      intr: this.intrLevel,
+      instructionCount: this.icount,
+      tscOffset: this.tscOffset,
+      shadowAt: this.shadowAt,
+      singleStepArmed: this.singleStepArmed,
+      shutdownReport: this.shutdownReport,
+      inShutdown: this.inShutdown,
+    };
+  }
+
+  restore(s: CpuSnapshot): void {
+    for (let i = 0; i < 8; i++) this.regs[i] = s.regs[i];
+    this.pc = s.eip | 0;
+    this.flagsv = (s.eflags & EFLAGS_WRITABLE) | 2;
+    this.lop = LF_NONE;
+    this.cr0 = s.cr0 | 0;
+    this.cr2 = s.cr2 | 0;
+    this.cr3 = s.cr3 | 0;
+    this.cr4 = s.cr4 | 0;
+    for (let i = 0; i < 8; i++) this.dr[i] = s.dr[i];
+    this.gdtr = s.gdtr;
+    this.idtr = s.idtr;
+    for (let i = 0; i < 8; i++) {
+      const seg = s.segments[i];
+      this.segSel[i] = seg.selector;
+      this.segBase[i] = seg.base | 0;
+      this.segLimit[i] = seg.limit | 0;
+      this.segAccess[i] = seg.access;
+    }
+    this.refreshAllSegments();
+    this.setCpl(s.cpl);
+    this.halted = s.halted;
+    this.a20Mask = s.a20 ? -1 : ~(1 << 20);
+    this.intrLevel = s.intr;
+    this.icount = s.instructionCount;
+    this.tscOffset = s.tscOffset;
+    this.shadowAt = s.shadowAt;
+    this.singleStepArmed = s.singleStepArmed;
+    this.shutdownReport = s.shutdownReport;
+    this.inShutdown = s.inShutdown;
+    this.eventPending = true;
+    this.controlChanged();
+  }
+}

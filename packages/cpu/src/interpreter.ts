@@ -1,0 +1,1616 @@
+import { Exception } from "@pagurus/spec";
+import {
+  ABORT,
+  AF,
+  CF,
+  CR0_EM,
+  CR0_MP,
+  CR0_PE,
+  CR0_TS,
+  CS,
+  DF,
+  DS,
+  ES,
+  FS,
+  GS,
+  IF,
+  LF_ADC,
+  LF_ADD,
+  LF_DEC,
+  LF_INC,
+  LF_LOGIC,
+  LF_SBB,
+  LF_SUB,
+  OF,
+  SS,
+  ZF,
+} from "./core.js";
+import { KIND_EXCEPTION, KIND_SOFTWARE, SystemCpu } from "./system.js";
+
+/*
+ * The instruction decoder and executor: one `switch` on the opcode byte (and one on the
+ * second byte of 0F opcodes), ModRM decoding into eaSeg/eaOff, and the integer ISA of the
+ * i686 (Intel SDM Vol. 2). System instructions that need descriptor work call into
+ * SystemCpu. Faults throw the preallocated FAULT after raise() recorded the vector.
+ */
+
+const MIN = -0x80000000;
+
+function signExtend8(v: number): number {
+  return (v << 24) >> 24;
+}
+function signExtend16(v: number): number {
+  return (v << 16) >> 16;
+}
+
+export class Interpreter extends SystemCpu {
+  /** Retired instructions. */
+  icount = 0;
+  /** Interrupts are inhibited at the boundary where icount equals this (STI, MOV SS shadow). */
+  shadowAt = -1;
+  /** Something needs the slow check at the next instruction boundary. */
+  eventPending = true;
+  /** Added to icount for RDTSC (WRMSR to IA32_TIME_STAMP_COUNTER). */
+  tscOffset = 0;
+  /** Extra CPUID.1:EDX feature bits (PSE, PGE) the paging unit provides. */
+  pagingFeatures = 0;
+
+  override onInterruptsEnabled(): void {
+    this.eventPending = true;
+  }
+
+  // =====================================================================================
+  // ALU helpers
+  // =====================================================================================
+
+  /** ADD OR ADC SBB AND SUB XOR CMP on `size`-bit operands; returns the result. */
+  alu(op: number, size: number, a: number, b: number): number {
+    let r: number;
+    switch (op) {
+      case 0:
+        r = (a + b) | 0;
+        this.setLazy(LF_ADD, size, r, a, b);
+        break;
+      case 1:
+        r = a | b;
+        this.setLazy(LF_LOGIC, size, r, 0, 0);
+        break;
+      case 2: {
+        const c = this.getCF();
+        r = (a + b + c) | 0;
+        this.setLazy(c ? LF_ADC : LF_ADD, size, r, a, b);
+        break;
+      }
+      case 3: {
+        const c = this.getCF();
+        r = (a - b - c) | 0;
+        this.setLazy(c ? LF_SBB : LF_SUB, size, r, a, b);
+        break;
+      }
+      case 4:
+        r = a & b;
+        this.setLazy(LF_LOGIC, size, r, 0, 0);
+        break;
+      case 6:
+        r = a ^ b;
+        this.setLazy(LF_LOGIC, size, r, 0, 0);
+        break;
+      default:
+        r = (a - b) | 0;
+        this.setLazy(LF_SUB, size, r, a, b);
+        break;
+    }
+    return r;
+  }
+
+  inc(size: number, v: number): number {
+    this.keepCF();
+    const r = (v + 1) | 0;
+    this.setLazy(LF_INC, size, r, v, 1);
+    return r;
+  }
+
+  dec(size: number, v: number): number {
+    this.keepCF();
+    const r = (v - 1) | 0;
+    this.setLazy(LF_DEC, size, r, v, 1);
+    return r;
+  }
+
+  /** ROL ROR RCL RCR SHL SHR SAL SAR (SDM "RCL/RCR/ROL/ROR" and "SAL/SAR/SHL/SHR"). */
+  shift(op: number, size: number, v: number, count: number): number {
+    count &= 31;
+    if (count === 0) return v;
+    const mask = size === 32 ? -1 : (1 << size) - 1;
+    const top = size - 1;
+    v &= mask;
+    let r: number;
+    let cf: number;
+    switch (op) {
+      case 0: {
+        // ROL: only CF and OF change
+        const c = count & top;
+        r = c === 0 ? v : ((v << c) | (v >>> (size - c))) & mask;
+        cf = r & 1;
+        this.setCfOf(cf, ((r >>> top) & 1) ^ cf);
+        return r;
+      }
+      case 1: {
+        const c = count & top;
+        r = c === 0 ? v : ((v >>> c) | (v << (size - c))) & mask;
+        cf = (r >>> top) & 1;
+        this.setCfOf(cf, cf ^ ((r >>> (top - 1)) & 1));
+        return r;
+      }
+      case 2: {
+        // RCL: rotate through CF over size+1 bits
+        const c = size === 32 ? count : count % (size + 1);
+        if (c === 0) return v;
+        const oldCf = this.getCF();
+        if (size === 32) {
+          r = c === 1 ? (v << 1) | oldCf : (v << c) | (oldCf << (c - 1)) | (v >>> (33 - c));
+          cf = (v >>> (32 - c)) & 1;
+        } else {
+          const x = v | (oldCf << size);
+          const y = ((x << c) | (x >>> (size + 1 - c))) & ((1 << (size + 1)) - 1);
+          r = y & mask;
+          cf = (y >>> size) & 1;
+        }
+        this.setCfOf(cf, ((r >>> top) & 1) ^ cf);
+        return r;
+      }
+      case 3: {
+        const c = size === 32 ? count : count % (size + 1);
+        if (c === 0) return v;
+        const oldCf = this.getCF();
+        if (size === 32) {
+          r = c === 1 ? (v >>> 1) | (oldCf << 31) : (v >>> c) | (oldCf << (32 - c)) | (v << (33 - c));
+          cf = (v >>> (c - 1)) & 1;
+        } else {
+          const x = v | (oldCf << size);
+          const y = ((x >>> c) | (x << (size + 1 - c))) & ((1 << (size + 1)) - 1);
+          r = y & mask;
+          cf = (y >>> size) & 1;
+        }
+        this.setCfOf(cf, ((r >>> top) ^ (r >>> (top - 1))) & 1);
+        return r;
+      }
+      case 4:
+      case 6:
+        if (size === 32) {
+          r = v << count;
+          cf = (v >>> (32 - count)) & 1;
+        } else {
+          r = (v << count) & mask;
+          cf = count <= size ? (v >>> (size - count)) & 1 : 0;
+        }
+        this.setResFlags(size, r, cf | ((((r >>> top) & 1) ^ cf) !== 0 ? OF : 0));
+        return r & mask;
+      case 5:
+        r = v >>> count;
+        cf = (v >>> (count - 1)) & 1;
+        this.setResFlags(size, r, cf | ((v >>> top) & 1 ? OF : 0));
+        return r & mask;
+      default: {
+        const sv = size === 32 ? v : size === 16 ? signExtend16(v) : signExtend8(v);
+        r = sv >> count;
+        cf = (sv >> (count - 1)) & 1;
+        this.setResFlags(size, r, cf);
+        return r & mask;
+      }
+    }
+  }
+
+  /** Rotates change only CF and OF; the other flags keep their values. */
+  setCfOf(cf: number, of: number): void {
+    this.materializeFlags();
+    this.flagsv = (this.flagsv & ~(CF | OF)) | cf | (of ? OF : 0);
+  }
+
+  /** SHLD/SHRD (SDM "SHLD", "SHRD"). */
+  doubleShift(left: boolean, size: number, dst: number, src: number, count: number): number {
+    count &= 31;
+    if (count === 0) return dst;
+    let r: number;
+    let cf: number;
+    if (size === 32) {
+      if (left) {
+        r = (dst << count) | (src >>> (32 - count));
+        cf = (dst >>> (32 - count)) & 1;
+      } else {
+        r = (dst >>> count) | (src << (32 - count));
+        cf = (dst >>> (count - 1)) & 1;
+      }
+    } else {
+      dst &= 0xffff;
+      src &= 0xffff;
+      if (left) {
+        if (count <= 16) {
+          r = (((dst << 16) | src) << count) >>> 16;
+          cf = (dst >>> (16 - count)) & 1;
+        } else {
+          r = (((src << 16) | dst) << (count - 16)) >>> 16;
+          cf = (src >>> (32 - count)) & 1;
+        }
+      } else if (count <= 16) {
+        const t = (src << 16) | dst;
+        r = t >>> count;
+        cf = (t >>> (count - 1)) & 1;
+      } else {
+        const t = (dst << 16) | src;
+        r = t >>> (count - 16);
+        cf = (t >>> (count - 17)) & 1;
+      }
+      r &= 0xffff;
+    }
+    const top = size - 1;
+    this.setResFlags(size, r, cf | ((((r ^ dst) >>> top) & 1) !== 0 ? OF : 0));
+    return r;
+  }
+
+  /** Unsigned 32x32 -> 64 multiply: low half returned, high half in mulHi. */
+  mulHi = 0;
+  mul32(a: number, b: number): number {
+    a >>>= 0;
+    b >>>= 0;
+    const aL = a & 0xffff;
+    const aH = a >>> 16;
+    const bL = b & 0xffff;
+    const bH = b >>> 16;
+    const lo = aL * bL;
+    const m1 = aH * bL;
+    const m2 = aL * bH;
+    const cross = (lo >>> 16) + (m1 & 0xffff) + (m2 & 0xffff);
+    this.mulHi = (aH * bH + (m1 >>> 16) + (m2 >>> 16) + (cross >>> 16)) | 0;
+    return Math.imul(a, b);
+  }
+
+  imul32(a: number, b: number): number {
+    const lo = this.mul32(a, b);
+    let hi = this.mulHi;
+    if (a < 0) hi = (hi - b) | 0;
+    if (b < 0) hi = (hi - a) | 0;
+    this.mulHi = hi;
+    return lo;
+  }
+
+  /** IMUL's flags: CF = OF = the product does not fit the destination. */
+  setMulFlags(size: number, lo: number, overflow: boolean): void {
+    this.setResFlags(size, lo, overflow ? CF | OF : 0);
+  }
+
+  /** F6/F7 /4../7: MUL IMUL DIV IDIV with the accumulator. */
+  mulDiv(op: number, size: number, src: number): void {
+    const r = this.regs;
+    if (size === 8) {
+      const al = r[0] & 0xff;
+      switch (op) {
+        case 4: {
+          const p = al * src;
+          this.setReg16(0, p);
+          this.setMulFlags(8, p, p > 0xff);
+          return;
+        }
+        case 5: {
+          const p = signExtend8(al) * signExtend8(src);
+          this.setReg16(0, p);
+          this.setMulFlags(8, p, p !== signExtend8(p));
+          return;
+        }
+        case 6: {
+          if (src === 0) this.raiseNoCode(Exception.DE);
+          const ax = r[0] & 0xffff;
+          const q = Math.floor(ax / src);
+          if (q > 0xff) this.raiseNoCode(Exception.DE);
+          this.setReg16(0, q | ((ax % src) << 8));
+          return;
+        }
+        default: {
+          const d = signExtend8(src);
+          if (d === 0) this.raiseNoCode(Exception.DE);
+          const ax = signExtend16(r[0]);
+          const q = Math.trunc(ax / d);
+          if (q > 127 || q < -128) this.raiseNoCode(Exception.DE);
+          this.setReg16(0, (q & 0xff) | (((ax % d) & 0xff) << 8));
+          return;
+        }
+      }
+    }
+    if (size === 16) {
+      const ax = r[0] & 0xffff;
+      switch (op) {
+        case 4: {
+          const p = ax * src;
+          this.setReg16(0, p);
+          this.setReg16(2, p >>> 16);
+          this.setMulFlags(16, p, p > 0xffff);
+          return;
+        }
+        case 5: {
+          const p = signExtend16(ax) * signExtend16(src);
+          this.setReg16(0, p);
+          this.setReg16(2, p >> 16);
+          this.setMulFlags(16, p, p !== signExtend16(p));
+          return;
+        }
+        case 6: {
+          if (src === 0) this.raiseNoCode(Exception.DE);
+          const n = ((r[2] & 0xffff) << 16) | ax;
+          const un = n >>> 0;
+          const q = Math.floor(un / src);
+          if (q > 0xffff) this.raiseNoCode(Exception.DE);
+          this.setReg16(0, q);
+          this.setReg16(2, un % src);
+          return;
+        }
+        default: {
+          const d = signExtend16(src);
+          if (d === 0) this.raiseNoCode(Exception.DE);
+          const n = ((r[2] & 0xffff) << 16) | ax;
+          const q = Math.trunc(n / d);
+          if (q > 32767 || q < -32768) this.raiseNoCode(Exception.DE);
+          this.setReg16(0, q);
+          this.setReg16(2, n % d);
+          return;
+        }
+      }
+    }
+    switch (op) {
+      case 4: {
+        const lo = this.mul32(r[0], src);
+        r[0] = lo;
+        r[2] = this.mulHi;
+        this.setMulFlags(32, lo, this.mulHi !== 0);
+        return;
+      }
+      case 5: {
+        const lo = this.imul32(r[0], src);
+        r[0] = lo;
+        r[2] = this.mulHi;
+        this.setMulFlags(32, lo, this.mulHi !== lo >> 31);
+        return;
+      }
+      case 6: {
+        const d = src >>> 0;
+        if (d === 0) this.raiseNoCode(Exception.DE);
+        const hi = r[2] >>> 0;
+        if (hi >= d) this.raiseNoCode(Exception.DE);
+        this.divide64(hi, r[0] >>> 0, d);
+        r[0] = this.divQ;
+        r[2] = this.divR;
+        return;
+      }
+      default: {
+        if (src === 0) this.raiseNoCode(Exception.DE);
+        let hi = r[2];
+        let lo = r[0];
+        const negN = hi < 0;
+        if (negN) {
+          lo = (~lo + 1) | 0;
+          hi = (~hi + (lo === 0 ? 1 : 0)) | 0;
+        }
+        const negD = src < 0;
+        const d = negD ? -src : src; // 2^31 for src = -2^31, still exact as a double
+        if (hi >>> 0 >= d) this.raiseNoCode(Exception.DE);
+        this.divide64(hi >>> 0, lo >>> 0, d);
+        let q = this.divQ >>> 0;
+        let rem = this.divR >>> 0;
+        if (negN !== negD) {
+          if (q > 0x80000000) this.raiseNoCode(Exception.DE);
+          q = -q;
+        } else if (q > 0x7fffffff) this.raiseNoCode(Exception.DE);
+        if (negN) rem = -rem;
+        r[0] = q;
+        r[2] = rem;
+        return;
+      }
+    }
+  }
+
+  divQ = 0;
+  divR = 0;
+  /** (hi:lo) / d for hi < d, by 16-bit digits so every step stays exact in a double. */
+  divide64(hi: number, lo: number, d: number): void {
+    let rem = hi;
+    let cur = rem * 65536 + (lo >>> 16);
+    const q1 = Math.floor(cur / d);
+    rem = cur - q1 * d;
+    cur = rem * 65536 + (lo & 0xffff);
+    const q0 = Math.floor(cur / d);
+    rem = cur - q0 * d;
+    this.divQ = (q1 * 65536 + q0) | 0;
+    this.divR = rem | 0;
+  }
+
+  // =====================================================================================
+  // Control transfer helpers
+  // =====================================================================================
+
+  /** Near jump: the target must be within the CS limit (#GP(0) otherwise). */
+  jumpNear(target: number): void {
+    if (!this.os32) target &= 0xffff;
+    if ((target ^ MIN) > this.csLimitF) this.gp(0);
+    this.pc = target;
+  }
+
+  softwareInterrupt(vector: number, kind: number): void {
+    if (!this.deliverEvent(vector, 0, false, kind, this.pc)) throw ABORT;
+  }
+
+  /** Hook for the embedding class: a write to CR0/CR3/CR4. */
+  override controlChanged(): void {}
+
+  // =====================================================================================
+  // String instructions (SDM Vol. 1, 7.3.9), both address sizes
+  // =====================================================================================
+
+  /** Source index/offset step: +size or -size by DF. */
+  stringStep(size: number): number {
+    return this.flagsv & DF ? -size : size;
+  }
+
+  advanceIndex(reg: number, delta: number): void {
+    const r = this.regs;
+    if (this.as32) r[reg] = (r[reg] + delta) | 0;
+    else r[reg] = (r[reg] & ~0xffff) | ((r[reg] + delta) & 0xffff);
+  }
+
+  indexValue(reg: number): number {
+    return this.as32 ? this.regs[reg] : this.regs[reg] & 0xffff;
+  }
+
+  counter(): number {
+    return this.as32 ? this.regs[1] : this.regs[1] & 0xffff;
+  }
+
+  decCounter(): number {
+    const r = this.regs;
+    if (this.as32) {
+      r[1] = (r[1] - 1) | 0;
+      return r[1];
+    }
+    r[1] = (r[1] & ~0xffff) | ((r[1] - 1) & 0xffff);
+    return r[1] & 0xffff;
+  }
+
+  readSized(seg: number, off: number, size: number): number {
+    return size === 1 ? this.rd8(seg, off) : size === 2 ? this.rd16(seg, off) : this.rd32(seg, off);
+  }
+
+  writeSized(seg: number, off: number, size: number, v: number): void {
+    if (size === 1) this.wr8(seg, off, v);
+    else if (size === 2) this.wr16(seg, off, v);
+    else this.wr32(seg, off, v);
+  }
+
+  /**
+   * MOVS/CMPS/STOS/LODS/SCAS/INS/OUTS, with rep = 0 (none), 0xF3 (REP/REPE) or 0xF2 (REPNE).
+   * Each iteration updates the registers, so a fault in the middle restarts correctly.
+   */
+  stringOp(op: number, size: number, rep: number): void {
+    const seg = this.segOvr >= 0 ? this.segOvr : DS;
+    const delta = this.stringStep(size);
+    const bits = size * 8;
+    if (rep !== 0 && this.counter() === 0) return;
+    // Fast path: REP MOVS/STOS of bytes or dwords in plain memory is still done per element,
+    // but without re-decoding.
+    for (;;) {
+      switch (op) {
+        case 0xa4: {
+          // MOVS
+          const v = this.readSized(seg, this.indexValue(6), size);
+          this.writeSized(ES, this.indexValue(7), size, v);
+          this.advanceIndex(6, delta);
+          this.advanceIndex(7, delta);
+          break;
+        }
+        case 0xa6: {
+          const a = this.readSized(seg, this.indexValue(6), size);
+          const b = this.readSized(ES, this.indexValue(7), size);
+          this.alu(7, bits, a, b);
+          this.advanceIndex(6, delta);
+          this.advanceIndex(7, delta);
+          break;
+        }
+        case 0xaa:
+          this.writeSized(ES, this.indexValue(7), size, this.regs[0]);
+          this.advanceIndex(7, delta);
+          break;
+        case 0xac: {
+          const v = this.readSized(seg, this.indexValue(6), size);
+          if (size === 1) this.setReg8(0, v);
+          else if (size === 2) this.setReg16(0, v);
+          else this.regs[0] = v;
+          this.advanceIndex(6, delta);
+          break;
+        }
+        case 0xae: {
+          const b = this.readSized(ES, this.indexValue(7), size);
+          const a = size === 4 ? this.regs[0] : this.regs[0] & (size === 1 ? 0xff : 0xffff);
+          this.alu(7, bits, a, b);
+          this.advanceIndex(7, delta);
+          break;
+        }
+        case 0x6c: {
+          const port = this.regs[2] & 0xffff;
+          this.checkIo(port, size);
+          // The destination is checked before the port is read (a read may have side effects).
+          this.checkWrite(ES, this.indexValue(7), size);
+          const v = size === 1 ? this.io.in8(port) : size === 2 ? this.io.in16(port) : this.io.in32(port);
+          this.writeSized(ES, this.indexValue(7), size, v);
+          this.advanceIndex(7, delta);
+          break;
+        }
+        default: {
+          const port = this.regs[2] & 0xffff;
+          this.checkIo(port, size);
+          const v = this.readSized(seg, this.indexValue(6), size);
+          if (size === 1) this.io.out8(port, v & 0xff);
+          else if (size === 2) this.io.out16(port, v & 0xffff);
+          else this.io.out32(port, v >>> 0);
+          this.advanceIndex(6, delta);
+          break;
+        }
+      }
+      if (rep === 0) return;
+      if (this.decCounter() === 0) return;
+      if (op === 0xa6 || op === 0xae) {
+        const zf = this.getZF();
+        if (rep === 0xf3 ? !zf : zf) return;
+      }
+    }
+  }
+
+  // =====================================================================================
+  // Decode and execute one instruction
+  // =====================================================================================
+
+  step(): void {
+    this.instrEip = this.pc;
+    this.instrEsp = this.regs[4];
+    const d = this.csD;
+    this.os32 = d;
+    this.as32 = d;
+    this.segOvr = -1;
+    let rep = 0;
+    let lock = false;
+    let op = this.fetch8();
+    let prefixes = 0;
+    for (;;) {
+      switch (op) {
+        case 0x66:
+          this.os32 = !d;
+          break;
+        case 0x67:
+          this.as32 = !d;
+          break;
+        case 0x26:
+          this.segOvr = ES;
+          break;
+        case 0x2e:
+          this.segOvr = CS;
+          break;
+        case 0x36:
+          this.segOvr = SS;
+          break;
+        case 0x3e:
+          this.segOvr = DS;
+          break;
+        case 0x64:
+          this.segOvr = FS;
+          break;
+        case 0x65:
+          this.segOvr = GS;
+          break;
+        case 0xf0:
+          lock = true;
+          break;
+        case 0xf2:
+        case 0xf3:
+          rep = op;
+          break;
+        default:
+          if (lock) this.checkLock(op);
+          this.execute(op, rep);
+          return;
+      }
+      // An instruction longer than 15 bytes raises #GP(0) (SDM Vol. 2, 2.3.11).
+      if (++prefixes >= 15) this.gp(0);
+      op = this.fetch8();
+    }
+  }
+
+  /**
+   * LOCK is allowed only on the read-modify-write instructions with a memory destination
+   * (SDM Vol. 2, LOCK); anything else is #UD. Peeks at the following bytes without
+   * consuming them.
+   */
+  checkLock(op: number): void {
+    const save = this.pc;
+    let modrm: number;
+    let ok = false;
+    if (op === 0x0f) {
+      const op2 = this.fetch8();
+      modrm = this.fetch8();
+      const mem = modrm < 0xc0;
+      const reg = (modrm >> 3) & 7;
+      ok =
+        mem &&
+        (op2 === 0xab ||
+          op2 === 0xb3 ||
+          op2 === 0xbb ||
+          op2 === 0xb0 ||
+          op2 === 0xb1 ||
+          op2 === 0xc0 ||
+          op2 === 0xc1 ||
+          (op2 === 0xba && reg >= 5) ||
+          (op2 === 0xc7 && reg === 1));
+    } else {
+      const alu = op < 0x40 && (op & 7) < 2 && op >> 3 !== 7;
+      const grp = op === 0x80 || op === 0x81 || op === 0x83;
+      if (
+        alu ||
+        grp ||
+        op === 0x86 ||
+        op === 0x87 ||
+        op === 0xf6 ||
+        op === 0xf7 ||
+        op === 0xfe ||
+        op === 0xff
+      ) {
+        modrm = this.fetch8();
+        const reg = (modrm >> 3) & 7;
+        const mem = modrm < 0xc0;
+        if (alu || op === 0x86 || op === 0x87) ok = mem;
+        else if (grp) ok = mem && reg !== 7;
+        else if (op === 0xf6 || op === 0xf7) ok = mem && (reg === 2 || reg === 3);
+        else ok = mem && reg < 2;
+      }
+    }
+    this.pc = save;
+    if (!ok) this.ud();
+  }
+
+  /** The one-byte opcode map (SDM Vol. 2, table A-2). */
+  execute(op: number, rep: number): void {
+    const r = this.regs;
+    switch (op) {
+      // ---- ALU: 00-3F (forms 0-5)
+      case 0x00:
+      case 0x08:
+      case 0x10:
+      case 0x18:
+      case 0x20:
+      case 0x28:
+      case 0x30:
+      case 0x38: {
+        this.decodeModrm();
+        const a = this.readE8();
+        const res = this.alu(op >> 3, 8, a, this.getReg8((this.modrm >> 3) & 7));
+        if (op !== 0x38) this.writeE8(res);
+        return;
+      }
+      case 0x01:
+      case 0x09:
+      case 0x11:
+      case 0x19:
+      case 0x21:
+      case 0x29:
+      case 0x31:
+      case 0x39: {
+        this.decodeModrm();
+        if (this.os32) {
+          const a = this.readE32();
+          const res = this.alu(op >> 3, 32, a, r[(this.modrm >> 3) & 7]);
+          if (op !== 0x39) this.writeE32(res);
+        } else {
+          const a = this.readE16();
+          const res = this.alu(op >> 3, 16, a, r[(this.modrm >> 3) & 7] & 0xffff);
+          if (op !== 0x39) this.writeE16(res);
+        }
+        return;
+      }
+      case 0x02:
+      case 0x0a:
+      case 0x12:
+      case 0x1a:
+      case 0x22:
+      case 0x2a:
+      case 0x32:
+      case 0x3a: {
+        this.decodeModrm();
+        const reg = (this.modrm >> 3) & 7;
+        const res = this.alu(op >> 3, 8, this.getReg8(reg), this.readE8());
+        if (op !== 0x3a) this.setReg8(reg, res);
+        return;
+      }
+      case 0x03:
+      case 0x0b:
+      case 0x13:
+      case 0x1b:
+      case 0x23:
+      case 0x2b:
+      case 0x33:
+      case 0x3b: {
+        this.decodeModrm();
+        const reg = (this.modrm >> 3) & 7;
+        if (this.os32) {
+          const res = this.alu(op >> 3, 32, r[reg], this.readE32());
+          if (op !== 0x3b) r[reg] = res;
+        } else {
+          const res = this.alu(op >> 3, 16, r[reg] & 0xffff, this.readE16());
+          if (op !== 0x3b) this.setReg16(reg, res);
+        }
+        return;
+      }
+      case 0x04:
+      case 0x0c:
+      case 0x14:
+      case 0x1c:
+      case 0x24:
+      case 0x2c:
+      case 0x34:
+      case 0x3c: {
+        const res = this.alu(op >> 3, 8, r[0] & 0xff, this.fetch8());
+        if (op !== 0x3c) this.setReg8(0, res);
+        return;
+      }
+      case 0x05:
+      case 0x0d:
+      case 0x15:
+      case 0x1d:
+      case 0x25:
+      case 0x2d:
+      case 0x35:
+      case 0x3d: {
+        if (this.os32) {
+          const res = this.alu(op >> 3, 32, r[0], this.fetch32());
+          if (op !== 0x3d) r[0] = res;
+        } else {
+          const res = this.alu(op >> 3, 16, r[0] & 0xffff, this.fetch16());
+          if (op !== 0x3d) this.setReg16(0, res);
+        }
+        return;
+      }
+      // ---- PUSH/POP segment registers
+      case 0x06:
+      case 0x0e:
+      case 0x16:
+      case 0x1e:
+        this.pushSeg(op >> 3);
+        return;
+      case 0x07:
+      case 0x17:
+      case 0x1f:
+        this.popSeg(op >> 3);
+        return;
+      case 0x0f:
+        this.execute0F(this.fetch8(), rep);
+        return;
+      // ---- BCD
+      case 0x27:
+      case 0x2f:
+        this.decimalAdjust(op === 0x2f);
+        return;
+      case 0x37:
+      case 0x3f:
+        this.asciiAdjust(op === 0x3f);
+        return;
+      // ---- INC/DEC/PUSH/POP register
+      case 0x40:
+      case 0x41:
+      case 0x42:
+      case 0x43:
+      case 0x44:
+      case 0x45:
+      case 0x46:
+      case 0x47:
+        if (this.os32) r[op & 7] = this.inc(32, r[op & 7]);
+        else this.setReg16(op & 7, this.inc(16, r[op & 7] & 0xffff));
+        return;
+      case 0x48:
+      case 0x49:
+      case 0x4a:
+      case 0x4b:
+      case 0x4c:
+      case 0x4d:
+      case 0x4e:
+      case 0x4f:
+        if (this.os32) r[op & 7] = this.dec(32, r[op & 7]);
+        else this.setReg16(op & 7, this.dec(16, r[op & 7] & 0xffff));
+        return;
+      case 0x50:
+      case 0x51:
+      case 0x52:
+      case 0x53:
+      case 0x54:
+      case 0x55:
+      case 0x56:
+      case 0x57:
+        if (this.os32) this.push32(r[op & 7]);
+        else this.push16(r[op & 7]);
+        return;
+      case 0x58:
+      case 0x59:
+      case 0x5a:
+      case 0x5b:
+      case 0x5c:
+      case 0x5d:
+      case 0x5e:
+      case 0x5f:
+        if (this.os32) {
+          const v = this.pop32();
+          r[op & 7] = v;
+        } else {
+          const v = this.pop16();
+          this.setReg16(op & 7, v);
+        }
+        return;
+      case 0x60:
+        this.pusha();
+        return;
+      case 0x61:
+        this.popa();
+        return;
+      case 0x62:
+        this.bound();
+        return;
+      case 0x63: {
+        // ARPL (protected mode only)
+        if (!(this.cr0 & CR0_PE)) this.ud();
+        this.decodeModrm();
+        const dst = this.readE16();
+        const src = r[(this.modrm >> 3) & 7] & 0xffff;
+        this.materializeFlags();
+        if ((dst & 3) < (src & 3)) {
+          this.writeE16((dst & ~3) | (src & 3));
+          this.flagsv |= ZF;
+        } else this.flagsv &= ~ZF;
+        return;
+      }
+      case 0x68:
+        this.pushv(this.fetchImmV());
+        return;
+      case 0x6a:
+        this.pushv(signExtend8(this.fetch8()));
+        return;
+      case 0x69:
+      case 0x6b: {
+        this.decodeModrm();
+        const src = this.os32 ? this.readE32() : signExtend16(this.readE16());
+        const imm =
+          op === 0x6b
+            ? signExtend8(this.fetch8())
+            : this.os32
+              ? this.fetch32()
+              : signExtend16(this.fetch16());
+        this.imulReg(src, imm);
+        return;
+      }
+      case 0x6c:
+      case 0x6e:
+        this.stringOp(op === 0x6c ? 0x6c : 0x6e, 1, rep);
+        return;
+      case 0x6d:
+      case 0x6f:
+        this.stringOp(op === 0x6d ? 0x6c : 0x6e, this.os32 ? 4 : 2, rep);
+        return;
+      case 0x70:
+      case 0x71:
+      case 0x72:
+      case 0x73:
+      case 0x74:
+      case 0x75:
+      case 0x76:
+      case 0x77:
+      case 0x78:
+      case 0x79:
+      case 0x7a:
+      case 0x7b:
+      case 0x7c:
+      case 0x7d:
+      case 0x7e:
+      case 0x7f: {
+        const rel = signExtend8(this.fetch8());
+        if (this.cond(op & 15)) this.jumpNear((this.pc + rel) | 0);
+        return;
+      }
+      case 0x80:
+      case 0x82: {
+        this.decodeModrm();
+        const a = this.readE8();
+        const sub = (this.modrm >> 3) & 7;
+        const res = this.alu(sub, 8, a, this.fetch8());
+        if (sub !== 7) this.writeE8(res);
+        return;
+      }
+      case 0x81:
+      case 0x83: {
+        this.decodeModrm();
+        const sub = (this.modrm >> 3) & 7;
+        if (this.os32) {
+          const a = this.readE32();
+          const b = op === 0x83 ? signExtend8(this.fetch8()) : this.fetch32();
+          const res = this.alu(sub, 32, a, b);
+          if (sub !== 7) this.writeE32(res);
+        } else {
+          const a = this.readE16();
+          const b = op === 0x83 ? signExtend8(this.fetch8()) & 0xffff : this.fetch16();
+          const res = this.alu(sub, 16, a, b);
+          if (sub !== 7) this.writeE16(res);
+        }
+        return;
+      }
+      case 0x84:
+        this.decodeModrm();
+        this.alu(4, 8, this.readE8(), this.getReg8((this.modrm >> 3) & 7));
+        return;
+      case 0x85:
+        this.decodeModrm();
+        if (this.os32) this.alu(4, 32, this.readE32(), r[(this.modrm >> 3) & 7]);
+        else this.alu(4, 16, this.readE16(), r[(this.modrm >> 3) & 7] & 0xffff);
+        return;
+      case 0x86: {
+        this.decodeModrm();
+        const reg = (this.modrm >> 3) & 7;
+        const a = this.readE8();
+        this.writeE8(this.getReg8(reg));
+        this.setReg8(reg, a);
+        return;
+      }
+      case 0x87: {
+        this.decodeModrm();
+        const a = this.readEv();
+        this.writeEv(this.readGv());
+        this.writeGv(a);
+        return;
+      }
+      case 0x88:
+        this.decodeModrm();
+        this.writeE8(this.getReg8((this.modrm >> 3) & 7));
+        return;
+      case 0x89:
+        this.decodeModrm();
+        if (this.os32) this.writeE32(r[(this.modrm >> 3) & 7]);
+        else this.writeE16(r[(this.modrm >> 3) & 7]);
+        return;
+      case 0x8a:
+        this.decodeModrm();
+        this.setReg8((this.modrm >> 3) & 7, this.readE8());
+        return;
+      case 0x8b:
+        this.decodeModrm();
+        if (this.os32) r[(this.modrm >> 3) & 7] = this.readE32();
+        else this.setReg16((this.modrm >> 3) & 7, this.readE16());
+        return;
+      case 0x8c: {
+        this.decodeModrm();
+        const sreg = (this.modrm >> 3) & 7;
+        if (sreg > 5) this.ud();
+        this.assistCheck();
+        const v = this.segSel[sreg];
+        if (this.modrm >= 0xc0 && this.os32) r[this.modrm & 7] = v;
+        else this.writeE16(v);
+        return;
+      }
+      case 0x8d:
+        this.decodeModrm();
+        if (this.modrm >= 0xc0) this.ud();
+        this.writeGv(this.eaOff);
+        return;
+      case 0x8e: {
+        this.decodeModrm();
+        const sreg = (this.modrm >> 3) & 7;
+        if (sreg > 5 || sreg === CS) this.ud();
+        this.loadSeg(sreg, this.readE16());
+        if (sreg === SS) this.setShadow();
+        return;
+      }
+      case 0x8f: {
+        // POP Ev: the address is computed after ESP was incremented (SDM POP).
+        const v = this.popv();
+        this.decodeModrm();
+        if (((this.modrm >> 3) & 7) !== 0) this.ud();
+        this.writeEv(v);
+        return;
+      }
+      case 0x90:
+        // NOP (also PAUSE with F3)
+        return;
+      case 0x91:
+      case 0x92:
+      case 0x93:
+      case 0x94:
+      case 0x95:
+      case 0x96:
+      case 0x97: {
+        const reg = op & 7;
+        if (this.os32) {
+          const t = r[reg];
+          r[reg] = r[0];
+          r[0] = t;
+        } else {
+          const t = r[reg] & 0xffff;
+          this.setReg16(reg, r[0]);
+          this.setReg16(0, t);
+        }
+        return;
+      }
+      case 0x98:
+        if (this.os32) r[0] = signExtend16(r[0]);
+        else this.setReg16(0, signExtend8(r[0]));
+        return;
+      case 0x99:
+        if (this.os32) r[2] = r[0] >> 31;
+        else this.setReg16(2, signExtend16(r[0]) >> 16);
+        return;
+      case 0x9a: {
+        const off = this.fetchImmV();
+        const sel = this.fetch16();
+        this.farCall(sel, off, this.os32, this.pc);
+        return;
+      }
+      case 0x9b:
+        // WAIT/FWAIT: #NM when MP and TS are both set (SDM Vol. 3A, 2.5, table 2-2)
+        if ((this.cr0 & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) this.raiseNoCode(Exception.NM);
+        return;
+      case 0x9c: {
+        this.assistCheck();
+        if (this.v86) this.unimplementedV86("PUSHF");
+        // VM and RF are pushed as 0 (SDM PUSHF)
+        const f = this.getEflags() & ~(0x20000 | 0x10000);
+        this.pushv(f);
+        return;
+      }
+      case 0x9d: {
+        this.assistCheck();
+        if (this.v86) this.unimplementedV86("POPF");
+        const v = this.popv();
+        this.writeFlags(v, this.popfMask(this.os32));
+        return;
+      }
+      case 0x9e: {
+        // SAHF: SF ZF AF PF CF from AH
+        this.materializeFlags();
+        this.flagsv = (this.flagsv & ~0xd5) | ((r[0] >> 8) & 0xd5);
+        return;
+      }
+      case 0x9f:
+        this.setReg8(4, (this.getEflags() & 0xd7) | 2);
+        return;
+      case 0xa0:
+      case 0xa1:
+      case 0xa2:
+      case 0xa3: {
+        const off = this.as32 ? this.fetch32() : this.fetch16();
+        const seg = this.segOvr >= 0 ? this.segOvr : DS;
+        if (op === 0xa0) this.setReg8(0, this.rd8(seg, off));
+        else if (op === 0xa1) {
+          if (this.os32) r[0] = this.rd32(seg, off);
+          else this.setReg16(0, this.rd16(seg, off));
+        } else if (op === 0xa2) this.wr8(seg, off, r[0]);
+        else if (this.os32) this.wr32(seg, off, r[0]);
+        else this.wr16(seg, off, r[0]);
+        return;
+      }
+      case 0xa4:
+      case 0xa6:
+      case 0xaa:
+      case 0xac:
+      case 0xae:
+        this.stringOp(op, 1, rep);
+        return;
+      case 0xa5:
+      case 0xa7:
+      case 0xab:
+      case 0xad:
+      case 0xaf:
+        this.stringOp(op - 1, this.os32 ? 4 : 2, rep);
+        return;
+      case 0xa8:
+        this.alu(4, 8, r[0] & 0xff, this.fetch8());
+        return;
+      case 0xa9:
+        if (this.os32) this.alu(4, 32, r[0], this.fetch32());
+        else this.alu(4, 16, r[0] & 0xffff, this.fetch16());
+        return;
+      case 0xb0:
+      case 0xb1:
+      case 0xb2:
+      case 0xb3:
+      case 0xb4:
+      case 0xb5:
+      case 0xb6:
+      case 0xb7:
+        this.setReg8(op & 7, this.fetch8());
+        return;
+      case 0xb8:
+      case 0xb9:
+      case 0xba:
+      case 0xbb:
+      case 0xbc:
+      case 0xbd:
+      case 0xbe:
+      case 0xbf:
+        if (this.os32) r[op & 7] = this.fetch32();
+        else this.setReg16(op & 7, this.fetch16());
+        return;
+      case 0xc0:
+      case 0xc1:
+      case 0xd0:
+      case 0xd1:
+      case 0xd2:
+      case 0xd3: {
+        this.decodeModrm();
+        const sub = (this.modrm >> 3) & 7;
+        const byte = (op & 1) === 0;
+        const size = byte ? 8 : this.os32 ? 32 : 16;
+        const v = byte ? this.readE8() : this.readEv();
+        const count = op <= 0xc1 ? this.fetch8() : op <= 0xd1 ? 1 : r[1] & 0xff;
+        const res = this.shift(sub, size, v, count);
+        if (byte) this.writeE8(res);
+        else this.writeEv(res);
+        return;
+      }
+      case 0xc2:
+      case 0xc3: {
+        const imm = op === 0xc2 ? this.fetch16() : 0;
+        const target = this.popv();
+        this.jumpNear(target);
+        this.addEsp(imm);
+        return;
+      }
+      case 0xc4:
+      case 0xc5:
+        this.loadFarPointer(op === 0xc4 ? ES : DS);
+        return;
+      case 0xc6:
+        this.decodeModrm();
+        if (((this.modrm >> 3) & 7) !== 0) this.ud();
+        this.writeE8(this.fetch8());
+        return;
+      case 0xc7:
+        this.decodeModrm();
+        if (((this.modrm >> 3) & 7) !== 0) this.ud();
+        this.writeEv(this.fetchImmV());
+        return;
+      case 0xc8:
+        this.enter();
+        return;
+      case 0xc9: {
+        // LEAVE: (E)SP <- (E)BP, then pop (E)BP
+        const bp = this.ssB ? r[5] : r[5] & 0xffff;
+        const v = this.os32 ? this.rd32(SS, bp) : this.rd16(SS, bp);
+        if (this.ssB) r[4] = (bp + (this.os32 ? 4 : 2)) | 0;
+        else this.setReg16(4, bp + (this.os32 ? 4 : 2));
+        if (this.os32) r[5] = v;
+        else this.setReg16(5, v);
+        return;
+      }
+      case 0xca:
+      case 0xcb: {
+        const imm = op === 0xca ? this.fetch16() : 0;
+        this.assistCheck();
+        this.farReturn(this.os32, imm);
+        return;
+      }
+      case 0xcc:
+        this.softwareInterrupt(Exception.BP, KIND_SOFTWARE);
+        return;
+      case 0xcd: {
+        const v = this.fetch8();
+        if (this.v86) this.unimplementedV86("INT n");
+        this.softwareInterrupt(v, KIND_SOFTWARE);
+        return;
+      }
+      case 0xce:
+        if (this.getOF()) this.softwareInterrupt(Exception.OF, KIND_SOFTWARE);
+        return;
+      case 0xcf:
+        this.assistCheck();
+        this.interruptReturn(this.os32);
+        return;
+      case 0xd4: {
+        // AAM imm8
+        const base = this.fetch8();
+        if (base === 0) this.raiseNoCode(Exception.DE);
+        const al = r[0] & 0xff;
+        const lo = al % base;
+        this.setReg16(0, lo | (Math.floor(al / base) << 8));
+        this.setLazy(LF_LOGIC, 8, lo, 0, 0);
+        return;
+      }
+      case 0xd5: {
+        // AAD imm8: flags as the 8-bit addition AL + AH*imm8 sets them
+        const base = this.fetch8();
+        const al = r[0] & 0xff;
+        const t = (((r[0] >> 8) & 0xff) * base) & 0xff;
+        const res = (al + t) & 0xff;
+        this.setReg16(0, res);
+        this.setLazy(LF_ADD, 8, al + t, al, t);
+        return;
+      }
+      case 0xd6:
+        // SALC (undocumented, present on every Intel IA-32 CPU)
+        this.setReg8(0, this.getCF() ? 0xff : 0);
+        return;
+      case 0xd7: {
+        const seg = this.segOvr >= 0 ? this.segOvr : DS;
+        const off = this.as32 ? (r[3] + (r[0] & 0xff)) | 0 : (r[3] + (r[0] & 0xff)) & 0xffff;
+        this.setReg8(0, this.rd8(seg, off));
+        return;
+      }
+      case 0xd8:
+      case 0xd9:
+      case 0xda:
+      case 0xdb:
+      case 0xdc:
+      case 0xdd:
+      case 0xde:
+      case 0xdf:
+        // x87 escape: no FPU. #NM when CR0.EM or CR0.TS says so, else #UD (SDM table 2-2).
+        if (this.cr0 & (CR0_EM | CR0_TS)) this.raiseNoCode(Exception.NM);
+        this.ud();
+        return;
+      case 0xe0:
+      case 0xe1:
+      case 0xe2: {
+        const rel = signExtend8(this.fetch8());
+        const c = this.decCounter();
+        let take = c !== 0;
+        if (op === 0xe0) take = take && !this.getZF();
+        else if (op === 0xe1) take = take && this.getZF();
+        if (take) this.jumpNear((this.pc + rel) | 0);
+        return;
+      }
+      case 0xe3: {
+        const rel = signExtend8(this.fetch8());
+        if (this.counter() === 0) this.jumpNear((this.pc + rel) | 0);
+        return;
+      }
+      case 0xe4:
+      case 0xe5:
+      case 0xec:
+      case 0xed: {
+        const port = op < 0xe8 ? this.fetch8() : r[2] & 0xffff;
+        const size = (op & 1) === 0 ? 1 : this.os32 ? 4 : 2;
+        this.checkIo(port, size);
+        if (size === 1) this.setReg8(0, this.io.in8(port));
+        else if (size === 2) this.setReg16(0, this.io.in16(port));
+        else r[0] = this.io.in32(port);
+        return;
+      }
+      case 0xe6:
+      case 0xe7:
+      case 0xee:
+      case 0xef: {
+        const port = op < 0xe8 ? this.fetch8() : r[2] & 0xffff;
+        const size = (op & 1) === 0 ? 1 : this.os32 ? 4 : 2;
+        this.checkIo(port, size);
+        if (size === 1) this.io.out8(port, r[0] & 0xff);
+        else if (size === 2) this.io.out16(port, r[0] & 0xffff);
+        else this.io.out32(port, r[0] >>> 0);
+        return;
+      }
+      case 0xe8: {
+        const rel = this.fetchImmV();
+        const next = this.pc;
+        const target = (next + rel) | 0;
+        if (((this.os32 ? target : target & 0xffff) ^ MIN) > this.csLimitF) this.gp(0);
+        this.pushv(next);
+        this.jumpNear(target);
+        return;
+      }
+      case 0xe9: {
+        const rel = this.fetchImmV();
+        this.jumpNear((this.pc + rel) | 0);
+        return;
+      }
+      case 0xea: {
+        const off = this.fetchImmV();
+        const sel = this.fetch16();
+        this.farJump(sel, off, this.os32, this.pc);
+        return;
+      }
+      case 0xeb: {
+        const rel = signExtend8(this.fetch8());
+        this.jumpNear((this.pc + rel) | 0);
+        return;
+      }
+      case 0xf1:
+        // INT1/ICEBP: #DB as a trap, without the IDT gate DPL check
+        if (!this.deliverEvent(Exception.DB, 0, false, KIND_EXCEPTION, this.pc)) throw ABORT;
+        return;
+      case 0xf4:
+        if (this.cpl !== 0) this.gp(0);
+        this.halted = true;
+        this.eventPending = true;
+        return;
+      case 0xf5:
+        this.materializeFlags();
+        this.flagsv ^= CF;
+        return;
+      case 0xf6: {
+        this.decodeModrm();
+        const sub = (this.modrm >> 3) & 7;
+        const v = this.readE8();
+        switch (sub) {
+          case 0:
+          case 1:
+            this.alu(4, 8, v, this.fetch8());
+            return;
+          case 2:
+            this.writeE8(~v);
+            return;
+          case 3:
+            this.writeE8(this.alu(5, 8, 0, v));
+            return;
+          default:
+            this.mulDiv(sub, 8, v);
+            return;
+        }
+      }
+      case 0xf7: {
+        this.decodeModrm();
+        const sub = (this.modrm >> 3) & 7;
+        const size = this.os32 ? 32 : 16;
+        const v = this.readEv();
+        switch (sub) {
+          case 0:
+          case 1:
+            this.alu(4, size, v, this.fetchImmV());
+            return;
+          case 2:
+            this.writeEv(~v);
+            return;
+          case 3:
+            this.writeEv(this.alu(5, size, 0, v));
+            return;
+          default:
+            this.mulDiv(sub, size, v);
+            return;
+        }
+      }
+      case 0xf8:
+      case 0xf9:
+        this.materializeFlags();
+        this.flagsv = (this.flagsv & ~CF) | (op & 1);
+        return;
+      case 0xfa:
+      case 0xfb: {
+        // CLI/STI: need CPL <= IOPL in protected mode (SDM CLI, STI; no PVI here)
+        if (this.cr0 & CR0_PE && this.cpl > this.iopl) this.gp(0);
+        if (op === 0xfa) this.flagsv &= ~IF;
+        else if ((this.flagsv & IF) === 0) {
+          this.flagsv |= IF;
+          this.setShadow();
+          this.eventPending = true;
+        }
+        return;
+      }
+      case 0xfc:
+        this.flagsv &= ~DF;
+        return;
+      case 0xfd:
+        this.flagsv |= DF;
+        return;
+      case 0xfe: {
+        this.decodeModrm();
+        const sub = (this.modrm >> 3) & 7;
+        if (sub > 1) this.ud();
+        const v = this.readE8();
+        this.writeE8(sub === 0 ? this.inc(8, v) : this.dec(8, v));
+        return;
+      }
+      case 0xff:
+        this.group5();
+        return;
+      default:
+        // 0x26 etc. are handled as prefixes; 0xD6 is SALC; nothing else is undefined in
+        // the one-byte map except what lands here.
+        this.ud();
+    }
+  }
+
+  /** Interrupts (and MOV SS debug traps) are held off for one instruction. */
+  setShadow(): void {
+    this.shadowAt = this.icount + 1;
+  }
+
+  /** virtualizationAssist: sensitive instructions fault at CPL > 0 (README). */
+  assistCheck(): void {
+    if (this.virtualizationAssist && this.cpl > 0 && this.cr0 & CR0_PE) this.gp(0);
+  }
+
+  pushSeg(seg: number): void {
+    this.assistCheck();
+    const v = this.segSel[seg];
+    if (this.os32) {
+      // Recent Intel CPUs write only 16 bits into the 32-bit slot (SDM PUSH).
+      const off = this.stackOff(-4);
+      this.wr16(SS, off, v);
+      this.addEsp(-4);
+    } else this.push16(v);
+  }
+
+  popSeg(seg: number): void {
+    const v = this.os32 ? this.rd32(SS, this.stackOff(0)) : this.rd16(SS, this.stackOff(0));
+    this.loadSeg(seg, v & 0xffff);
+    this.addEsp(this.os32 ? 4 : 2);
+    if (seg === SS) this.setShadow();
+  }
+
+  imulReg(a: number, b: number): void {
+    if (this.os32) {
+      const lo = this.imul32(a, b);
+      this.writeGv(lo);
+      this.setMulFlags(32, lo, this.mulHi !== lo >> 31);
+    } else {
+      const p = signExtend16(a) * signExtend16(b);
+      this.writeGv(p);
+      this.setMulFlags(16, p, p !== signExtend16(p));
+    }
+  }
+
+  decimalAdjust(subtract: boolean): void {
+    const r = this.regs;
+    const oldAl = r[0] & 0xff;
+    const oldCf = this.getCF();
+    let al = oldAl;
+    let cf = 0;
+    let af = 0;
+    if ((al & 0xf) > 9 || this.getAF()) {
+      al = subtract ? al - 6 : al + 6;
+      cf = oldCf | (al < 0 || al > 0xff ? 1 : 0);
+      af = AF;
+      al &= 0xff;
+    }
+    if (oldAl > 0x99 || oldCf) {
+      al = (subtract ? al - 0x60 : al + 0x60) & 0xff;
+      cf = 1;
+    } else if (!subtract) cf = 0;
+    else cf = cf & 1;
+    this.setReg8(0, al);
+    this.setResFlags(8, al, cf | af);
+  }
+
+  asciiAdjust(subtract: boolean): void {
+    const r = this.regs;
+    let ax = r[0] & 0xffff;
+    let flags = 0;
+    if ((ax & 0xf) > 9 || this.getAF()) {
+      if (subtract) {
+        ax = (ax - 6) & 0xffff;
+        ax = (ax - 0x100) & 0xffff;
+      } else ax = (ax + 0x106) & 0xffff;
+      flags = AF | CF;
+    }
+    ax &= 0xff0f;
+    this.setReg16(0, ax);
+    this.setResFlags(8, ax & 0xff, flags);
+  }
+
+  pusha(): void {
+    const r = this.regs;
+    const size = this.os32 ? 4 : 2;
+    this.checkWrite(SS, this.stackOff(-8 * size), 8 * size);
+    const esp = r[4];
+    for (let i = 0; i < 8; i++) {
+      const v = i === 4 ? esp : r[i];
+      if (this.os32) this.push32(v);
+      else this.push16(v);
+    }
+  }
+
+  popa(): void {
+    const r = this.regs;
+    const size = this.os32 ? 4 : 2;
+    this.checkRead(SS, this.stackOff(0), 8 * size);
+    for (let i = 7; i >= 0; i--) {
+      const v = this.popv();
+      if (i === 4) continue;
+      if (this.os32) r[i] = v;
+      else this.setReg16(i, v);
+    }
+  }
+
+  bound(): void {
+    this.decodeModrm();
+    if (this.modrm >= 0xc0) this.ud();
+    const idx = this.os32 ? this.readGv() : signExtend16(this.readGv());
+    let lower: number;
+    let upper: number;
+    if (this.os32) {
+      lower = this.rd32(this.eaSeg, this.eaOff);
+      upper = this.rd32(this.eaSeg, (this.eaOff + 4) | 0);
+    } else {
+      const off2 = this.as32 ? (this.eaOff + 2) | 0 : (this.eaOff + 2) & 0xffff;
+      lower = signExtend16(this.rd16(this.eaSeg, this.eaOff));
+      upper = signExtend16(this.rd16(this.eaSeg, off2));
+    }
+    if (idx < lower || idx > upper) this.raiseNoCode(Exception.BR);
+  }
+
+  /** LDS/LES/LFS/LGS/LSS: offset first, then the selector (SDM "LDS/LES/LFS/LGS/LSS"). */
+  loadFarPointer(seg: number): void {
+    this.decodeModrm();
+    if (this.modrm >= 0xc0) this.ud();
+    const off = this.os32 ? this.rd32(this.eaSeg, this.eaOff) : this.rd16(this.eaSeg, this.eaOff);
+    const selOff = this.as32
+      ? (this.eaOff + (this.os32 ? 4 : 2)) | 0
+      : (this.eaOff + (this.os32 ? 4 : 2)) & 0xffff;
+    const sel = this.rd16(this.eaSeg, selOff);
+    this.loadSeg(seg, sel);
+    this.writeGv(off);
+  }
+
+  /** ENTER imm16, imm8 (SDM ENTER, nesting levels 0-31). */
+  enter(): void {
+    const r = this.regs;
+    const size = this.fetch16();
+    const level = this.fetch8() & 31;
+    const os = this.os32 ? 4 : 2;
+    // Check the whole new frame first so a fault leaves ESP and EBP unchanged.
+    this.checkWrite(SS, this.stackOff(-(os * (1 + level))), os * (1 + level));
+    this.pushv(r[5]);
+    const frameTemp = this.ssB ? r[4] : r[4] & 0xffff;
+    if (level > 0) {
+      let bp = this.ssB ? r[5] : r[5] & 0xffff;
+      for (let i = 1; i < level; i++) {
+        bp = this.ssB ? (bp - os) | 0 : (bp - os) & 0xffff;
+        this.pushv(this.os32 ? this.rd32(SS, bp) : this.rd16(SS, bp));
+      }
+      this.pushv(frameTemp);
+    }
+    if (this.os32) r[5] = frameTemp;
+    else this.setReg16(5, frameTemp);
+    this.addEsp(-size);
+  }
+
+  group5(): void {
+    this.decodeModrm();
+    const sub = (this.modrm >> 3) & 7;
+    switch (sub) {
+      case 0:
+      case 1: {
+        const v = this.readEv();
+        const size = this.os32 ? 32 : 16;
+        this.writeEv(sub === 0 ? this.inc(size, v) : this.dec(size, v));
+        return;
+      }
+      case 2: {
+        const target = this.readEv();
+        const t = this.os32 ? target : target & 0xffff;
+        if ((t ^ MIN) > this.csLimitF) this.gp(0);
+        this.pushv(this.pc);
+        this.pc = t;
+        return;
+      }
+      case 3:
+      case 5: {
+        if (this.modrm >= 0xc0) this.ud();
+        const off = this.os32 ? this.rd32(this.eaSeg, this.eaOff) : this.rd16(this.eaSeg, this.eaOff);
+        const selOff = this.as32
+          ? (this.eaOff + (this.os32 ? 4 : 2)) | 0
+          : (this.eaOff + (this.os32 ? 4 : 2)) & 0xffff;
+        const sel = this.rd16(this.eaSeg, selOff);
+        if (sub === 3) this.farCall(sel, off, this.os32, this.pc);
+        else this.farJump(sel, off, this.os32, this.pc);
+        return;
+      }
+      case 4:
+        this.jumpNear(this.readEv());
+        return;
+      case 6:
+        this.pushv(this.readEv());
+        return;
+      default:
+        this.ud();
+    }
+  }
+
+  /** Overridden by Ia32Cpu: the 0F map lives with the system instructions. */
+  execute0F(_op: number, _rep: number): void {
+    this.ud();
+  }
+}
