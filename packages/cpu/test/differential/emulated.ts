@@ -1,0 +1,184 @@
+/**
+ * The emulated side: one `Ia32Cpu` on a flat RAM, set up like the host process the harness
+ * runs in: flat 4 GiB segments, CPL 3 (the host runs user code), an IDT whose gates have the
+ * DPLs Linux gives them (3 for INT3/INTO, 0 elsewhere) and a TSS without an I/O bitmap, so
+ * privileged instructions and INT n fault the same way on both.
+ */
+import type {
+  Cpu,
+  CpuParts,
+  InterruptKind,
+  PhysicalMemory,
+  RamFastPath,
+  RegIndex,
+  SegIndex,
+} from "@pagurus/spec";
+import { CODE_BASE, type Layout, SCRATCH_SIZE, type TestCase } from "./generator.js";
+import { fillScratch } from "./prng.js";
+
+const RAM_SIZE = 1 << 20;
+const IDT_BASE = 0xe0000;
+const TSS_BASE = 0xe1000;
+
+/** Physical memory: 1 MiB of RAM with the direct fast path; everything above reads as ones. */
+export class FlatRam implements PhysicalMemory {
+  readonly ram = new Uint8Array(RAM_SIZE);
+  private readonly view = new DataView(this.ram.buffer);
+  readonly fastPath: RamFastPath;
+
+  constructor() {
+    const direct = new Uint8Array(1 << 20);
+    direct.fill(3, 0, RAM_SIZE >>> 12);
+    this.fastPath = { ram: this.ram, direct };
+  }
+
+  read8(a: number): number {
+    return a < RAM_SIZE ? this.ram[a] : 0xff;
+  }
+  read16(a: number): number {
+    return a + 1 < RAM_SIZE ? this.view.getUint16(a, true) : this.read8(a) | (this.read8(a + 1) << 8);
+  }
+  read32(a: number): number {
+    return a + 3 < RAM_SIZE
+      ? this.view.getUint32(a, true)
+      : (this.read16(a) | (this.read16(a + 2) << 16)) >>> 0;
+  }
+  write8(a: number, v: number): void {
+    if (a < RAM_SIZE) this.ram[a] = v;
+  }
+  write16(a: number, v: number): void {
+    this.write8(a, v & 0xff);
+    this.write8(a + 1, (v >>> 8) & 0xff);
+  }
+  write32(a: number, v: number): void {
+    this.write16(a, v & 0xffff);
+    this.write16(a + 2, v >>> 16);
+  }
+}
+
+export interface EmuResult {
+  vector: number;
+  errorCode: number;
+  kind: InterruptKind | null;
+  eipOffset: number;
+  regs: Uint32Array;
+  eflags: number;
+  stop: string;
+}
+
+export type CpuConstructor = new (parts: CpuParts) => Cpu;
+
+/** Loads `Ia32Cpu` from the package source; null (with the reason) while it does not exist yet. */
+export async function loadIa32Cpu(): Promise<CpuConstructor | string> {
+  const mod = (await import("../../src/index.js")) as Record<string, unknown>;
+  const ctor = mod.Ia32Cpu;
+  if (typeof ctor !== "function") return "packages/cpu/src/index.ts does not export Ia32Cpu yet";
+  return ctor as CpuConstructor;
+}
+
+const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17]);
+export function hasErrorCode(vector: number): boolean {
+  return ERROR_CODE_VECTORS.has(vector);
+}
+
+export class EmulatedRunner {
+  readonly memory = new FlatRam();
+  readonly cpu: Cpu;
+  private readonly words: Uint32Array;
+  private hit: {
+    vector: number;
+    errorCode: number;
+    kind: InterruptKind;
+    eip: number;
+    regs: Uint32Array;
+    eflags: number;
+  } | null = null;
+
+  constructor(Ctor: CpuConstructor, layout: Layout) {
+    const io = {
+      in8: () => 0xff,
+      in16: () => 0xffff,
+      in32: () => 0xffffffff,
+      out8: () => {},
+      out16: () => {},
+      out32: () => {},
+    };
+    this.cpu = new Ctor({ memory: this.memory, io });
+    this.words = new Uint32Array(this.memory.ram.buffer, layout.scratchBase, SCRATCH_SIZE / 4);
+    const ram = this.memory;
+    // IDT: 32-bit interrupt gates to selector 0x08, DPL 3 for #BP and #OF as Linux sets them.
+    for (let v = 0; v < 256; v++) {
+      const dpl = v === 3 || v === 4 ? 3 : 0;
+      ram.write32(IDT_BASE + v * 8, (0x08 << 16) | 0x1000);
+      ram.write32(IDT_BASE + v * 8 + 4, 0x8e00 | (dpl << 13));
+    }
+    // 32-bit TSS with the I/O map base beyond the limit: no bitmap, so IN/OUT at CPL 3 with IOPL 0 are #GP(0).
+    ram.write16(TSS_BASE + 0x66, 0x68);
+    const cpu = this.cpu;
+    cpu.setCr(0, 0x11); // PE, ET
+    const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
+    const code = 0xc000 | 0xfb; // G, D, P, DPL 3, code execute/read accessed
+    const data = 0xc000 | 0xf3; // G, B, P, DPL 3, data read/write accessed
+    cpu.setSegment(1 as SegIndex, flat(0x1b, code));
+    for (const s of [0, 2, 3, 4, 5]) cpu.setSegment(s as SegIndex, flat(0x23, data));
+    cpu.setSegment(7 as SegIndex, { selector: 0x28, base: TSS_BASE, limit: 0x67, access: 0x8b });
+    cpu.setSegment(6 as SegIndex, { selector: 0, base: 0, limit: 0, access: 0x82 });
+    cpu.idtr = { base: IDT_BASE, limit: 0x7ff };
+    cpu.gdtr = { base: 0xe2000, limit: 0x3f };
+    cpu.hooks = {
+      interrupt: (vector, errorCode, kind) => {
+        if (this.hit === null) {
+          const regs = new Uint32Array(8);
+          for (let i = 0; i < 8; i++) regs[i] = cpu.getReg(i as RegIndex);
+          this.hit = { vector, errorCode, kind, eip: cpu.eip, regs, eflags: cpu.eflags };
+        }
+        cpu.requestStop();
+        return true;
+      },
+    };
+  }
+
+  run(c: TestCase): EmuResult {
+    const { cpu, memory } = this;
+    memory.ram.set(c.code, CODE_BASE);
+    fillScratch(c.scratchSeed, this.words);
+    for (let i = 0; i < 8; i++) cpu.setReg(i as RegIndex, c.regs[i]);
+    cpu.eflags = c.eflags;
+    cpu.eip = CODE_BASE;
+    cpu.flushTlb();
+    this.hit = null;
+    const stop = cpu.run({ until: CODE_BASE + c.code.length, instructions: 100_000 });
+    const hit = this.takeHit();
+    if (hit) {
+      return {
+        vector: hit.vector,
+        errorCode: hit.errorCode,
+        kind: hit.kind,
+        eipOffset: (hit.eip - CODE_BASE) | 0,
+        regs: hit.regs,
+        eflags: hit.eflags,
+        stop,
+      };
+    }
+    const regs = new Uint32Array(8);
+    for (let i = 0; i < 8; i++) regs[i] = cpu.getReg(i as RegIndex);
+    return {
+      vector: -1,
+      errorCode: 0,
+      kind: null,
+      eipOffset: (cpu.eip - CODE_BASE) | 0,
+      regs,
+      eflags: cpu.eflags,
+      stop,
+    };
+  }
+
+  private takeHit() {
+    return this.hit;
+  }
+
+  /** The scratch area after the last run. */
+  scratch(): Uint32Array {
+    return this.words;
+  }
+}
