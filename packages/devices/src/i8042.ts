@@ -174,6 +174,7 @@ export class I8042 implements IoDevice, Snapshottable<I8042State> {
         break;
       case 0xa8: // enable aux
         s.mode &= ~MODE_DISABLE_MOUSE;
+        this.fill();
         break;
       case 0xa9: // aux interface test: 0 = no error
         this.reply(0x00);
@@ -191,6 +192,7 @@ export class I8042 implements IoDevice, Snapshottable<I8042State> {
         break;
       case 0xae: // enable keyboard
         s.mode &= ~MODE_DISABLE_KBD;
+        this.fill();
         break;
       case 0xc0: // read input port: keyboard not inhibited
         this.reply(0x80);
@@ -228,7 +230,7 @@ export class I8042 implements IoDevice, Snapshottable<I8042State> {
         s.mode = v;
         // The system flag follows command byte bit 2.
         s.status = (s.status & ~STAT_SELFTEST) | (v & MODE_SYS ? STAT_SELFTEST : 0);
-        this.updateIrq();
+        this.fill();
         break;
       case 0xd1:
         this.writeOutport(v);

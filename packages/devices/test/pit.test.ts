@@ -26,7 +26,7 @@ describe("8254 PIT", () => {
   });
 
   it("powers up like QEMU: counter 0 in mode 3 with count 65536 drives IRQ 0 at 18.2 Hz", () => {
-    const { clock, irq, out } = setup();
+    const { clock, irq } = setup();
     expect(irq.level).toBe(true);
     irq.clear();
     clock.advance(PIT_FREQUENCY);
