@@ -240,7 +240,9 @@ export class Mmu implements AddressTranslation, Snapshottable<MmuState> {
       }
       if (this.denied(pde, write, user)) return this.fault(linear, code | PageFaultError.Present);
       // SDM 4.8: A is set in every entry used for a translation, D in the entry that maps
-      // the page on a write; only here, once the access is known to succeed.
+      // the page on a write. The SDM does not say when; Intel processors walk first and
+      // update A/D only once the walk succeeded, so an access that faults sets nothing
+      // (QEMU differs: it sets a PDE's A before looking at the PTE).
       const want = write ? ACCESSED | DIRTY : ACCESSED;
       if ((pde & want) !== want) memory.write32(pdeAddress, (pde | want) >>> 0);
       const frame = (pde & FRAME_4M) | (linear & 0x003f_f000);
