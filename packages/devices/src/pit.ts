@@ -110,11 +110,14 @@ export class Pit8254 implements IoDevice, Snapshottable<PitState> {
   }
 
   read(port: number, size: AccessSize): number {
+    // Byte accesses are nearly all of them: skip the splitting helper and its closure.
+    if (size === 1) return this.read8(port - this.base);
     return readBytes(this.ports, port, size, (p) => this.read8(p - this.base));
   }
 
   write(port: number, size: AccessSize, value: number): void {
-    writeBytes(this.ports, port, size, value, (p, v) => this.write8(p - this.base, v));
+    if (size === 1) this.write8(port - this.base, value & 0xff);
+    else writeBytes(this.ports, port, size, value, (p, v) => this.write8(p - this.base, v));
   }
 
   /** GATE input of a counter (only counter 2's is wired to anything on PCs: port 0x61 bit 0). */

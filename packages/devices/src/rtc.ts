@@ -258,6 +258,8 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
         if (value & B_SET) value &= ~B_UIE;
         this.cmos[REG_B] = value;
         this.setRunning(this.computeRunning(), false);
+        // A flag already set raises IRQF the moment its enable is set; PF is kept lazily, so bring it up to date.
+        this.checkPeriodicFlag();
         this.updateIrqf();
         this.reschedule();
         break;

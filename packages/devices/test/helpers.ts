@@ -20,6 +20,17 @@ export class RecordingLine implements IrqLine {
     }
     return out;
   }
+  /** [level, tick] of each change of level (repeated sets of the same level are not edges). */
+  get transitions(): [boolean, number][] {
+    const out: [boolean, number][] = [];
+    let prev = this.startLevel;
+    for (const e of this.log) {
+      if (e.level !== prev) out.push([e.level, e.at]);
+      prev = e.level;
+    }
+    return out;
+  }
+
   clear(): void {
     this.log.length = 0;
     this.startLevel = this.level;

@@ -169,6 +169,69 @@ describe("8254 PIT", () => {
     expect(latched(2)).toBe(8);
   });
 
+  it("mode 0: gate low suspends counting, gate high resumes it (counter 2)", () => {
+    const { clock, out, inb, latched } = setup();
+    out(0x61, 0x01);
+    out(0x43, 0xb0); // counter 2, lohi, mode 0
+    out(0x42, 50);
+    out(0x42, 0);
+    clock.advance(11);
+    expect(latched(2)).toBe(40);
+    out(0x61, 0x00);
+    clock.advance(1000);
+    expect(latched(2)).toBe(40);
+    expect(inb(0x61) & 0x20).toBe(0);
+    out(0x61, 0x01);
+    clock.advance(39);
+    expect(inb(0x61) & 0x20).toBe(0);
+    clock.advance(1);
+    expect(inb(0x61) & 0x20).toBe(0x20);
+  });
+
+  it("mode 4: a new count restarts the strobe", () => {
+    const { clock, irq, out } = setup();
+    out(0x43, 0x38);
+    out(0x40, 50);
+    out(0x40, 0);
+    clock.advance(30);
+    out(0x40, 10);
+    out(0x40, 0);
+    irq.clear();
+    clock.advance(100);
+    expect(irq.log.map((e) => [e.level, e.at])).toEqual([
+      [false, 41],
+      [true, 42],
+    ]);
+  });
+
+  it("mode 3: a new count takes effect at the end of the current period", () => {
+    const { clock, irq, out } = setup();
+    out(0x43, 0x36); // counter 0, lohi, mode 3
+    out(0x40, 10);
+    out(0x40, 0);
+    irq.clear();
+    clock.advance(3);
+    out(0x40, 4);
+    out(0x40, 0);
+    clock.advance(30);
+    // falls at 6, rises at 11 (old count); then period 4: falls 13, rises 15, ...
+    expect(irq.transitions).toEqual([
+      [false, 6],
+      [true, 11],
+      [false, 13],
+      [true, 15],
+      [false, 17],
+      [true, 19],
+      [false, 21],
+      [true, 23],
+      [false, 25],
+      [true, 27],
+      [false, 29],
+      [true, 31],
+      [false, 33],
+    ]);
+  });
+
   it("mode 4: software-triggered strobe, one clock low at terminal count", () => {
     const { clock, irq, out } = setup();
     out(0x43, 0x38); // counter 0, lohi, mode 4

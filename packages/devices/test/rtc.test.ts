@@ -113,6 +113,14 @@ describe("MC146818 RTC / CMOS", () => {
     expect(irq.log).toEqual([]);
   });
 
+  it("enabling PIE while PF is already set raises the interrupt at once", () => {
+    const { clock, irq, setCmos, cmos } = setup();
+    clock.advance(1500);
+    setCmos(0x0b, 0x42);
+    expect(irq.level).toBe(true);
+    expect(cmos(0x0c)).toBe(0xc0);
+  });
+
   it("update-ended interrupt once a second", () => {
     const { clock, irq, cmos, setCmos } = setup();
     setCmos(0x0b, 0x12); // UIE
