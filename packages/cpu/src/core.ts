@@ -437,6 +437,7 @@ export class CpuCore {
       this.segWhi[seg] = writable ? hi ^ MIN : 0 ^ MIN;
     }
     if (seg === CS) {
+      this.invalidateFetch();
       this.csBase = this.segBase[CS];
       this.csLimitF = this.segLimit[CS] ^ MIN;
       this.csD = (acc & ACC_DB) !== 0 && pe;
@@ -456,6 +457,7 @@ export class CpuCore {
 
   setCpl(cpl: number): void {
     this.cpl = cpl;
+    this.invalidateFetch();
     if (cpl === 3) {
       this.tlbR = this.tlbUR;
       this.tlbW = this.tlbUW;
@@ -466,6 +468,7 @@ export class CpuCore {
   }
 
   flushTlbs(): void {
+    this.invalidateFetch();
     if (this.tlbLogCount > TLB_LOG) {
       this.tlbSR.fill(0);
       this.tlbSW.fill(0);
@@ -485,6 +488,7 @@ export class CpuCore {
   }
 
   flushTlbPage(lin: number): void {
+    this.invalidateFetch();
     const p = lin >>> 12;
     this.tlbSR[p] = 0;
     this.tlbSW[p] = 0;
@@ -729,29 +733,73 @@ export class CpuCore {
   // Instruction fetch
   // =====================================================================================
 
+  /**
+   * Fetch window: while fetchLo <= EIP <= fetchHi (one page of plain RAM inside the CS limit)
+   * the byte at EIP is ram[EIP + fetchDelta]. Invalidated with the TLB, CS loads and CPL changes.
+   */
+  fetchLo = 1;
+  fetchHi = 0;
+  fetchDelta = 0;
+
+  invalidateFetch(): void {
+    this.fetchLo = 1;
+    this.fetchHi = 0;
+  }
+
   fetch8(): number {
+    const pc = this.pc;
+    if (pc >= this.fetchLo && pc <= this.fetchHi) {
+      this.pc = pc + 1;
+      return this.ram[pc + this.fetchDelta];
+    }
+    return this.fetch8slow();
+  }
+
+  fetch8slow(): number {
     const pc = this.pc;
     if ((pc ^ MIN) > this.csLimitF) this.gp(0);
     const lin = (this.csBase + pc) | 0;
-    this.pc = (pc + 1) | 0;
-    const e = this.tlbR[lin >>> 12];
-    if ((e & 1) !== 0) return this.ram[(e & -4096) | (lin & 4095)];
-    return this.fetchSlow(lin);
-  }
-
-  fetchSlow(lin: number): number {
-    const e = this.fillTlb(lin, false, this.cpl === 3, true);
+    let e = this.tlbR[lin >>> 12];
+    if ((e & 2) === 0) e = this.fillTlb(lin, false, this.cpl === 3, true);
     const p = (e & -4096) | (lin & 4095);
-    if ((e & 1) !== 0) return this.ram[p];
-    return this.memory.read8(p >>> 0);
+    this.pc = (pc + 1) | 0;
+    if ((e & 1) === 0) return this.memory.read8(p >>> 0);
+    // Open a window over this page, inside the CS limit and on one side of EIP's sign bit
+    // (the window bounds are compared as int32).
+    const upc = pc >>> 0;
+    let lo = upc - (lin & 4095);
+    let hi = lo + 4095;
+    const limit = this.csLimitF ^ MIN;
+    if (lo < 0) lo = 0;
+    if (hi > limit >>> 0) hi = limit >>> 0;
+    if (upc >= 0x80000000) {
+      if (lo < 0x80000000) lo = 0x80000000;
+    } else if (hi >= 0x80000000) hi = 0x7fffffff;
+    this.fetchLo = lo | 0;
+    this.fetchHi = hi | 0;
+    this.fetchDelta = ((e & -4096) + (lin & 4095) - upc) | 0;
+    return this.ram[p];
   }
 
   fetch16(): number {
+    const pc = this.pc;
+    if (pc >= this.fetchLo && pc + 1 <= this.fetchHi) {
+      this.pc = pc + 2;
+      const p = pc + this.fetchDelta;
+      return this.ram[p] | (this.ram[p + 1] << 8);
+    }
     const lo = this.fetch8();
     return lo | (this.fetch8() << 8);
   }
 
   fetch32(): number {
+    const pc = this.pc;
+    if (pc >= this.fetchLo && pc + 3 <= this.fetchHi) {
+      this.pc = pc + 4;
+      const p = pc + this.fetchDelta;
+      const ram = this.ram;
+      return ram[p] | (ram[p + 1] << 8) | (ram[p + 2] << 16) | (ram[p + 3] << 24);
+    }
     const b0 = this.fetch8();
     const b1 = this.fetch8();
     const b2 = this.fetch8();
