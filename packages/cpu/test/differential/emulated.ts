@@ -19,6 +19,9 @@ import { fillScratch } from "./prng.js";
 const RAM_SIZE = 1 << 20;
 const IDT_BASE = 0xe0000;
 const TSS_BASE = 0xe1000;
+const GDT_BASE = 0xe2000;
+const RING0_STACK = 0xe9000;
+const HANDLER = 0xea000;
 
 /** Physical memory: 1 MiB of RAM with the direct fast path; everything above reads as ones. */
 export class FlatRam implements PhysicalMemory {
@@ -106,34 +109,51 @@ export class EmulatedRunner {
     this.cpu = new Ctor({ memory: this.memory, io });
     this.words = new Uint32Array(this.memory.ram.buffer, layout.scratchBase, SCRATCH_SIZE / 4);
     const ram = this.memory;
-    // IDT: 32-bit interrupt gates to selector 0x08, DPL 3 for #BP and #OF as Linux sets them.
+    // GDT: 08 ring-0 code, 10 ring-0 data, 18 ring-3 code, 20 ring-3 data (flat), 28 the TSS.
+    const desc = (i: number, lo: number, hi: number) => {
+      ram.write32(GDT_BASE + i * 8, lo);
+      ram.write32(GDT_BASE + i * 8 + 4, hi);
+    };
+    desc(1, 0x0000ffff, 0x00cf9b00);
+    desc(2, 0x0000ffff, 0x00cf9300);
+    desc(3, 0x0000ffff, 0x00cffb00);
+    desc(4, 0x0000ffff, 0x00cff300);
+    desc(
+      5,
+      ((TSS_BASE & 0xffff) << 16) | 0x67,
+      (TSS_BASE & 0xff000000) | 0x8b00 | ((TSS_BASE >>> 16) & 0xff),
+    );
+    // IDT: 32-bit interrupt gates to 08:HANDLER, DPL 3 for #BP and #OF as Linux sets them, so
+    // INT n through any other gate is #GP(n*8+2) at CPL 3 on both sides.
     for (let v = 0; v < 256; v++) {
       const dpl = v === 3 || v === 4 ? 3 : 0;
-      ram.write32(IDT_BASE + v * 8, (0x08 << 16) | 0x1000);
-      ram.write32(IDT_BASE + v * 8 + 4, 0x8e00 | (dpl << 13));
+      ram.write32(IDT_BASE + v * 8, (0x08 << 16) | (HANDLER & 0xffff));
+      ram.write32(IDT_BASE + v * 8 + 4, (HANDLER & 0xffff0000) | 0x8e00 | (dpl << 13));
     }
-    // 32-bit TSS with the I/O map base beyond the limit: no bitmap, so IN/OUT at CPL 3 with IOPL 0 are #GP(0).
+    // 32-bit TSS: the ring-0 stack for delivered software interrupts, and the I/O map base
+    // beyond the limit (no bitmap), so IN/OUT at CPL 3 with IOPL 0 are #GP(0).
+    ram.write32(TSS_BASE + 4, RING0_STACK);
+    ram.write32(TSS_BASE + 8, 0x10);
     ram.write16(TSS_BASE + 0x66, 0x68);
     const cpu = this.cpu;
     cpu.setCr(0, 0x11); // PE, ET
-    const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
-    const code = 0xc000 | 0xfb; // G, D, P, DPL 3, code execute/read accessed
-    const data = 0xc000 | 0xf3; // G, B, P, DPL 3, data read/write accessed
-    cpu.setSegment(1 as SegIndex, flat(0x1b, code));
-    for (const s of [0, 2, 3, 4, 5]) cpu.setSegment(s as SegIndex, flat(0x23, data));
+    this.userSegments();
     cpu.setSegment(7 as SegIndex, { selector: 0x28, base: TSS_BASE, limit: 0x67, access: 0x8b });
     cpu.setSegment(6 as SegIndex, { selector: 0, base: 0, limit: 0, access: 0x82 });
     cpu.idtr = { base: IDT_BASE, limit: 0x7ff };
-    cpu.gdtr = { base: 0xe2000, limit: 0x3f };
+    cpu.gdtr = { base: GDT_BASE, limit: 0x2f };
     cpu.hooks = {
       interrupt: (vector, errorCode, kind) => {
-        if (this.hit === null) {
+        // INT n, INT3 and INTO are let through so that the CPU itself checks the gate (DPL,
+        // presence); an exception raised by that check replaces the software interrupt, as on
+        // the host. Exceptions are taken here and not delivered.
+        if (this.hit === null || this.hit.kind === "software") {
           const regs = new Uint32Array(8);
           for (let i = 0; i < 8; i++) regs[i] = cpu.getReg(i as RegIndex);
           this.hit = { vector, errorCode, kind, eip: cpu.eip, regs, eflags: cpu.eflags };
         }
         cpu.requestStop();
-        return true;
+        return kind !== "software";
       },
     };
   }
@@ -141,6 +161,7 @@ export class EmulatedRunner {
   run(c: TestCase): EmuResult {
     const { cpu, memory } = this;
     memory.ram.set(c.code, CODE_BASE);
+    this.userSegments();
     fillScratch(c.scratchSeed, this.words);
     for (let i = 0; i < 8; i++) cpu.setReg(i as RegIndex, c.regs[i]);
     cpu.eflags = c.eflags;
@@ -171,6 +192,16 @@ export class EmulatedRunner {
       eflags: cpu.eflags,
       stop,
     };
+  }
+
+  /** CPL 3 flat segments; again before every case, since a delivered INT n leaves CPL 0. */
+  private userSegments(): void {
+    const cpu = this.cpu;
+    const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
+    const code = 0xc000 | 0xfb; // G, D, P, DPL 3, code execute/read accessed
+    const data = 0xc000 | 0xf3; // G, B, P, DPL 3, data read/write accessed
+    cpu.setSegment(1 as SegIndex, flat(0x1b, code));
+    for (const s of [0, 2, 3, 4, 5]) cpu.setSegment(s as SegIndex, flat(0x23, data));
   }
 
   private takeHit() {
