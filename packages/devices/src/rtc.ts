@@ -63,6 +63,8 @@ export interface RtcState {
   running: boolean;
   /** Clock cycle (32.768 kHz) of the last periodic-flag check. */
   pfChecked: number;
+  /** Guest second of the last update cycle whose flags (UF, AF) are accounted for. */
+  lastUpdateSec: number;
 }
 
 /**
@@ -86,6 +88,7 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
   private origin = 0;
   private running = true;
   private pfChecked = 0;
+  private lastUpdateSec = 0;
   private updateTimer: Timer | null = null;
   private periodicTimer: Timer | null = null;
 
@@ -101,6 +104,7 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
     this.origin = cyc;
     this.t0 = Math.floor(ms / 1000) * RTC_FREQUENCY;
     this.pfChecked = cyc;
+    this.lastUpdateSec = Math.floor(this.t0 / RTC_FREQUENCY);
     // Power-on values QEMU uses: 32.768 kHz time base with a 1024 Hz rate, 24-hour BCD, VRT set.
     this.cmos[REG_A] = 0x26;
     this.cmos[REG_B] = B_24H;
@@ -171,6 +175,7 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
       origin: this.origin,
       running: this.running,
       pfChecked: this.pfChecked,
+      lastUpdateSec: this.lastUpdateSec,
     };
   }
 
@@ -182,6 +187,7 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
     this.origin = s.origin;
     this.running = s.running;
     this.pfChecked = s.pfChecked;
+    this.lastUpdateSec = s.lastUpdateSec;
     this.irq.set((this.cmos[REG_C] & C_IRQF) !== 0);
     this.reschedule();
   }
@@ -217,6 +223,7 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
       }
       case REG_C: {
         this.checkPeriodicFlag();
+        this.checkUpdateFlags();
         const v = this.cmos[REG_C];
         // Reading C clears every flag and releases the IRQ line (datasheet, register C).
         this.cmos[REG_C] = 0;
@@ -245,6 +252,7 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
         // The day of the week is derived from the date here; a written value is not kept.
         break;
       case REG_A: {
+        this.checkUpdateFlags();
         const wasRunning = this.dividerRunning;
         const oldRate = this.cmos[REG_A] & 0x0f;
         this.cmos[REG_A] = value & 0x7f; // UIP is read-only
@@ -256,10 +264,13 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
       case REG_B: {
         // Setting SET aborts updates and clears UIE (MC146818A, register B bit 7).
         if (value & B_SET) value &= ~B_UIE;
+        this.checkUpdateFlags();
         this.cmos[REG_B] = value;
         this.setRunning(this.computeRunning(), false);
-        // A flag already set raises IRQF the moment its enable is set; PF is kept lazily, so bring it up to date.
+        // A flag already set raises IRQF the moment its enable is set; the flags are kept lazily, so
+        // bring them up to date first.
         this.checkPeriodicFlag();
+        this.checkUpdateFlags();
         this.updateIrqf();
         this.reschedule();
         break;
@@ -279,6 +290,7 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
   /** Freezes or resumes guest time; leaving divider reset puts the first update 500 ms away (datasheet). */
   private setRunning(running: boolean, fromDividerReset: boolean): void {
     if (running === this.running) return;
+    this.checkUpdateFlags();
     if (running) {
       if (fromDividerReset) this.t0 = Math.floor(this.t0 / RTC_FREQUENCY) * RTC_FREQUENCY + RTC_FREQUENCY / 2;
       this.origin = this.cycle;
@@ -335,6 +347,7 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
   }
 
   private setTimeField(index: number, value: number): void {
+    this.checkUpdateFlags();
     const g = this.guestCycles();
     const fraction = g % RTC_FREQUENCY;
     const d = new Date(Math.floor(g / RTC_FREQUENCY) * 1000);
@@ -371,6 +384,8 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
     const seconds = Math.floor(Date.UTC(year, month, day, h, m, s) / 1000);
     this.t0 = seconds * RTC_FREQUENCY + fraction;
     if (this.running) this.origin = this.cycle;
+    // Setting the time is not an update cycle: no UF or AF for the seconds skipped.
+    this.lastUpdateSec = seconds;
     this.reschedule();
   }
 
@@ -412,7 +427,9 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
     this.updateTimer = null;
     this.periodicTimer?.cancel();
     this.periodicTimer = null;
-    if (this.running) {
+    // Update-ended and alarm flags are computed lazily; a timer runs only when they can interrupt,
+    // so an idle machine has no pending deadline.
+    if (this.running && this.cmos[REG_B] & (B_UIE | B_AIE)) {
       const g = this.guestCycles();
       const next = (Math.floor(g / RTC_FREQUENCY) + 1) * RTC_FREQUENCY;
       this.scheduleUpdate(this.origin + (next - this.t0));
@@ -425,19 +442,39 @@ export class Rtc implements IoDevice, Snapshottable<RtcState> {
 
   private scheduleUpdate(cycle: number): void {
     this.updateTimer = this.clock.schedule(this.conv.tickOf(cycle), () => {
-      // End of an update cycle: UF, and AF when the time matches the alarm (0xC0-0xFF = don't care).
-      let flags = C_UF;
-      if (
-        alarmMatches(this.cmos[SECONDS_ALARM], this.timeRegister(SECONDS)) &&
-        alarmMatches(this.cmos[MINUTES_ALARM], this.timeRegister(MINUTES)) &&
-        alarmMatches(this.cmos[HOURS_ALARM], this.timeRegister(HOURS))
-      ) {
-        flags |= C_AF;
-      }
-      this.cmos[REG_C] |= flags;
+      this.checkUpdateFlags();
       this.updateIrqf();
       this.scheduleUpdate(cycle + RTC_FREQUENCY);
     });
+  }
+
+  /**
+   * Applies the update cycles that ended since the last check: UF for any, AF when one of them
+   * matched the alarm (seconds, minutes, hours; 0xC0-0xFF is "don't care").
+   */
+  private checkUpdateFlags(): void {
+    if (!this.running) return;
+    const sec = Math.floor(this.guestCycles() / RTC_FREQUENCY);
+    if (sec <= this.lastUpdateSec) return;
+    let flags = C_UF;
+    // Every alarm pattern that can match does so within a day: look at most one day back.
+    for (let t = Math.max(this.lastUpdateSec + 1, sec - 86399); t <= sec; t++) {
+      if (this.alarmAt(t)) {
+        flags |= C_AF;
+        break;
+      }
+    }
+    this.cmos[REG_C] |= flags;
+    this.lastUpdateSec = sec;
+  }
+
+  private alarmAt(second: number): boolean {
+    const sod = ((second % 86400) + 86400) % 86400; // guest time is UTC: no DST jumps
+    return (
+      alarmMatches(this.cmos[SECONDS_ALARM], this.encode(sod % 60)) &&
+      alarmMatches(this.cmos[MINUTES_ALARM], this.encode(Math.floor(sod / 60) % 60)) &&
+      alarmMatches(this.cmos[HOURS_ALARM], this.encodeHours(Math.floor(sod / 3600)))
+    );
   }
 
   private schedulePeriodic(cycle: number, period: number): void {

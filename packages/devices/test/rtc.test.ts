@@ -121,6 +121,36 @@ describe("MC146818 RTC / CMOS", () => {
     expect(cmos(0x0c)).toBe(0xc0);
   });
 
+  it("schedules no timer while no RTC interrupt is enabled (an idle machine has no deadline)", () => {
+    const { clock, setCmos } = setup();
+    expect(clock.nextDeadline).toBe(Number.POSITIVE_INFINITY);
+    setCmos(0x0b, 0x12);
+    expect(clock.nextDeadline).toBe(SECOND);
+    setCmos(0x0b, 0x02);
+    expect(clock.nextDeadline).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("UF and AF are set without their enables when polled, even after a long gap", () => {
+    const { clock, cmos, setCmos } = setup();
+    setCmos(0x01, 0x30);
+    setCmos(0x03, 0x59);
+    setCmos(0x05, 0x23); // 23:59:30
+    clock.advance(SECOND / 2);
+    expect(cmos(0x0c) & 0x30).toBe(0x00);
+    clock.advance(2 * 86400 * SECOND);
+    expect(cmos(0x0c) & 0x30).toBe(0x30);
+    clock.advance(SECOND);
+    expect(cmos(0x0c) & 0x30).toBe(0x10); // 00:00:01 is not the alarm time
+  });
+
+  it("setting the time is not an update cycle", () => {
+    const { cmos, setCmos } = setup();
+    cmos(0x0c);
+    setCmos(0x04, 0x10);
+    expect(cmos(4)).toBe(0x10);
+    expect(cmos(0x0c) & 0x10).toBe(0);
+  });
+
   it("update-ended interrupt once a second", () => {
     const { clock, irq, cmos, setCmos } = setup();
     setCmos(0x0b, 0x12); // UIE
