@@ -1,0 +1,326 @@
+/**
+ * The stub running on pagurus's own CPU (bonus of issue 6, part 1): a guest at CPL 3 executes
+ * INT n, CLI/STI, HLT, UD2; the stub reflects to the guest's IDT (claim 7) or makes the host
+ * call (claim 8), and moves while parked in a host call (claims 9, 10) without a code byte
+ * changing. Paging is off here (vmmCr3 = shadow CR3s = 0, so the stub switches nothing):
+ * "remapping" the stub is played by copying its frames, which is what a page-table remap
+ * looks like from the CPU's side.
+ *
+ * @pagurus/cpu is imported by relative path: declaring it as a devDependency needs a lockfile
+ * update this change could not make (see the package README).
+ */
+import type { IoBus, PhysicalMemory, RamFastPath } from "@pagurus/spec";
+import { Reg, Seg } from "@pagurus/spec";
+import { describe, expect, it } from "vitest";
+import { Ia32Cpu } from "../../cpu/src/index.js";
+import {
+  CODE_PAGES,
+  CoreRequest,
+  createStubImage,
+  DataField,
+  ExitReason,
+  FrameField,
+  PAGE_SIZE,
+  readStubCounters,
+  relocate,
+  Selector,
+  STUB_SIZE,
+  StubOffset,
+  stubImage,
+} from "../src/index.js";
+
+const RAM = 4 << 20;
+const GUEST_IDT = 0x10000;
+const GUEST_TSS = 0x11000;
+const USER = 0x20000;
+const H80 = 0x21000;
+const H81 = 0x22000;
+const H82 = 0x23000;
+const H06 = 0x24000;
+const KSTACK = 0x9000;
+const USTACK = 0x8000;
+
+class Ram implements PhysicalMemory {
+  readonly ram = new Uint8Array(RAM);
+  readonly fastPath: RamFastPath;
+  constructor() {
+    const direct = new Uint8Array(1 << 20);
+    direct.fill(3, 0, RAM >>> 12);
+    this.fastPath = { ram: this.ram, direct };
+  }
+  read8(a: number): number {
+    return a < RAM ? this.ram[a] : 0xff;
+  }
+  read16(a: number): number {
+    return this.read8(a) | (this.read8(a + 1) << 8);
+  }
+  read32(a: number): number {
+    return (this.read16(a) | (this.read16(a + 2) << 16)) >>> 0;
+  }
+  write8(a: number, v: number): void {
+    if (a < RAM) this.ram[a] = v;
+  }
+  write16(a: number, v: number): void {
+    this.write8(a, v & 0xff);
+    this.write8(a + 1, (v >>> 8) & 0xff);
+  }
+  write32(a: number, v: number): void {
+    this.write16(a, v & 0xffff);
+    this.write16(a + 2, v >>> 16);
+  }
+}
+
+interface HostCall {
+  reason: number;
+  vector: number;
+  eip: number;
+  cs: number;
+  csBase: number;
+}
+
+/** A tiny stand-in for vmm-core: loads the stub, fills the guest's GDT slots, records host calls. */
+function world(base: number, code: Record<number, number[]>) {
+  const mem = new Ram();
+  const calls: HostCall[] = [];
+  const r32 = (a: number) => mem.read32(a);
+  const w32 = (a: number, v: number) => mem.write32(a, v >>> 0);
+  let onCall: (c: HostCall) => void = () => cpu.requestStop();
+  let stub = base;
+  const io: IoBus = {
+    in8: () => 0xff,
+    in16: () => 0xffff,
+    in32: () => 0xffffffff,
+    out8: () => {},
+    out16: () => {},
+    out32: (port, value) => {
+      if (port !== r32(stub + DataField.hostCallPort)) return;
+      const f = stub + StubOffset.frame;
+      const call = {
+        reason: value,
+        vector: r32(f + FrameField.vector),
+        eip: r32(f + FrameField.eip),
+        cs: r32(f + FrameField.cs) & 0xffff,
+        csBase: cpu.getSegment(Seg.CS).base,
+      };
+      calls.push(call);
+      onCall(call);
+    },
+  };
+  const cpu = new Ia32Cpu({ memory: mem, io });
+  mem.ram.set(createStubImage(base), base);
+  // Guest descriptors in the stub's GDT slots, DPL 0 compressed to 3 (the core's job).
+  const slot = (i: number, access: number) => {
+    w32(base + StubOffset.gdt + i * 8, 0x0000ffff);
+    w32(base + StubOffset.gdt + i * 8 + 4, 0x00cf0000 | (access << 8));
+  };
+  slot(1, 0xfb); // guest kernel code 0x08
+  slot(2, 0xf3); // guest kernel data 0x10
+  slot(3, 0xfb); // guest user code 0x18
+  slot(4, 0xf3); // guest user data 0x20
+  // The guest's own IDT and TSS, and the data page fields the core keeps.
+  const gate = (v: number, offset: number, type: number) => {
+    w32(GUEST_IDT + v * 8, (0x08 << 16) | (offset & 0xffff));
+    w32(GUEST_IDT + v * 8 + 4, (offset & 0xffff0000) | (type << 8));
+  };
+  gate(0x80, H80, 0xee); // interrupt gate, DPL 3
+  gate(0x81, H81, 0x8f); // trap gate, DPL 0
+  gate(0x82, H82, 0x8e); // interrupt gate, DPL 0
+  gate(0x06, H06, 0x8e);
+  w32(GUEST_TSS + 4, KSTACK);
+  w32(GUEST_TSS + 8, 0x10);
+  w32(base + DataField.guestIdtrBase, GUEST_IDT);
+  w32(base + DataField.guestIdtrLimit, 0x7ff);
+  w32(base + DataField.guestTssBase, GUEST_TSS);
+  w32(base + DataField.vcpl, 3);
+  w32(base + DataField.vflags, 0x200);
+  for (const [at, bytes] of Object.entries(code)) mem.ram.set(bytes, Number(at));
+  // The CPU as the core leaves it before entering the guest: protected mode, the stub's
+  // tables, the guest in user mode at CPL 3.
+  const r = relocate(base);
+  cpu.setCr(0, 0x11);
+  cpu.gdtr = r.gdtr;
+  cpu.idtr = r.idtr;
+  cpu.setSegment(Seg.TR, {
+    selector: Selector.monitorTss,
+    base: base + StubOffset.tss,
+    limit: 103,
+    access: 0x8b,
+  });
+  cpu.setSegment(Seg.CS, { selector: 0x1b, base: 0, limit: 0xffffffff, access: 0xc0fb });
+  for (const s of [Seg.SS, Seg.DS, Seg.ES, Seg.FS, Seg.GS]) {
+    cpu.setSegment(s, { selector: 0x23, base: 0, limit: 0xffffffff, access: 0xc0f3 });
+  }
+  cpu.setReg(Reg.ESP, USTACK);
+  cpu.eip = USER;
+  cpu.eflags = 0x202;
+  return {
+    cpu,
+    mem,
+    calls,
+    r32,
+    w32,
+    get stub() {
+      return stub;
+    },
+    set stub(b: number) {
+      stub = b;
+    },
+    setOnCall(fn: (c: HostCall) => void) {
+      onCall = fn;
+    },
+    frame: (field: keyof typeof FrameField) => r32(stub + StubOffset.frame + FrameField[field]),
+    setFrame: (field: keyof typeof FrameField, v: number) =>
+      w32(stub + StubOffset.frame + FrameField[field], v),
+    counters: () => readStubCounters((o) => r32(stub + o)),
+  };
+}
+
+const HLT = [0xf4];
+
+describe("the stub on Ia32Cpu", () => {
+  it("reflects INT 0x80 from guest user mode to the guest's IDT with the frame the guest expects (claim 7)", () => {
+    const w = world(0x300000, {
+      [USER]: [0xb8, 0x34, 0x12, 0, 0, 0xcd, 0x80, ...HLT], // mov eax, 0x1234; int 0x80; hlt
+      // Handler: copy the frame into registers, then HLT (privileged: the core's).
+      [H80]: [
+        0x8b,
+        0x1c,
+        0x24,
+        0x8b,
+        0x4c,
+        0x24,
+        4,
+        0x8b,
+        0x54,
+        0x24,
+        8,
+        0x8b,
+        0x74,
+        0x24,
+        12,
+        0x8b,
+        0x7c,
+        0x24,
+        16,
+        ...HLT,
+      ],
+    });
+    expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
+    expect(w.calls).toEqual([
+      { reason: ExitReason.trap, vector: 13, eip: H80 + 19, cs: 0x0b, csBase: 0x300000 },
+    ]);
+    // The guest-visible frame: EIP after INT, user CS and SS with RPL 3, EFLAGS with the virtual IF.
+    expect(w.frame("ebx")).toBe(USER + 7);
+    expect(w.frame("ecx")).toBe(0x1b);
+    expect(w.frame("edx") & 0x200).toBe(0x200);
+    expect(w.frame("esi")).toBe(USTACK);
+    expect(w.frame("edi")).toBe(0x23);
+    expect(w.frame("eax")).toBe(0x1234);
+    expect(w.frame("esp")).toBe(KSTACK - 20);
+    expect(w.frame("ss") & 0xffff).toBe(0x13);
+    expect(w.r32(w.stub + DataField.vcpl)).toBe(0);
+    expect(w.r32(w.stub + DataField.vflags) & 0x200).toBe(0); // interrupt gate: virtual IF cleared
+    expect(w.cpu.eip).toBe(StubOffset.hostReturn);
+    const c = w.counters();
+    expect(c).toMatchObject({
+      stubHandled: 1,
+      coreHandled: 1,
+      stubByVector: { 128: 1 },
+      coreByVector: { 13: 1 },
+    });
+  });
+
+  it("CLI/STI on the virtual IF, a pending virtual interrupt, a core-requested delivery, and a move during a host call", () => {
+    const NEW = 0x100000;
+    const w = world(0x300000, {
+      [USER]: [0xcd, 0x80, ...HLT],
+      [H80]: [...HLT, 0xcd, 0x80, ...HLT], // first HLT: the core; after the move, INT 0x80 again at virtual CPL 0
+      [H81]: [0xfa, 0xfb, ...HLT], // cli; sti (delivers the pending 0x82); hlt
+      [H82]: [...HLT, 0xcd, 0x80],
+    });
+    // Host call 1 (HLT in H80): skip it, ask for 0x81 now and leave 0x82 pending.
+    w.setOnCall(() => {
+      if (w.calls.length > 1) return w.cpu.requestStop();
+      w.setFrame("eip", w.frame("eip") + 1);
+      w.w32(w.stub + DataField.coreRequest, CoreRequest.deliver);
+      w.w32(w.stub + DataField.coreRequestVector, 0x81);
+      w.w32(w.stub + DataField.pendingVector, 0x82);
+    });
+    expect(w.cpu.run({ instructions: 100_000 })).toBe("stop");
+    w.setOnCall(() => w.cpu.requestStop());
+    expect(w.calls.map((c) => [c.reason, c.vector, c.eip])).toEqual([
+      [ExitReason.trap, 13, H80],
+      [ExitReason.trap, 13, H82], // host call 2: HLT in the 0x82 handler
+    ]);
+    // 0x82 was delivered after STI with EIP after STI, in the guest's kernel view (RPL 0).
+    const gesp = w.frame("esp");
+    expect(w.r32(gesp)).toBe(H81 + 2);
+    expect(w.r32(gesp + 4)).toBe(0x08);
+    expect(w.r32(gesp + 8) & 0x200).toBe(0x200);
+    const c = w.counters();
+    expect(c.stubByVector[13]).toBe(2); // CLI and STI emulated by the stub
+    expect(c.virqDelivered).toBe(1);
+    expect(w.r32(w.stub + DataField.pendingVector)).toBe(0xffffffff);
+
+    // The core moves the stub while it is parked in host call 2: remap (here: copy the frames),
+    // apply the data writes, load GDTR/IDTR/segment bases. No code byte is patched.
+    const old = w.stub;
+    const codeBefore = w.mem.ram.slice(old, old + 2 * PAGE_SIZE);
+    w.mem.ram.copyWithin(NEW, old, old + STUB_SIZE);
+    w.mem.ram.fill(0xcc, old, old + STUB_SIZE);
+    const r = relocate(NEW);
+    for (const wr of r.writes)
+      for (let i = 0; i < wr.size; i++) w.mem.ram[NEW + wr.offset + i] = (wr.value >>> (8 * i)) & 0xff;
+    w.cpu.gdtr = r.gdtr;
+    w.cpu.idtr = r.idtr;
+    for (const s of [Seg.ES, Seg.CS, Seg.SS, Seg.DS, Seg.FS, Seg.GS, Seg.TR] as const) {
+      const cache = w.cpu.getSegment(s);
+      const moved = r.segmentBases.find((b) => b.selector === cache.selector);
+      if (moved) w.cpu.setSegment(s, { ...cache, base: moved.base });
+    }
+    w.stub = NEW;
+    w.setFrame("eip", w.frame("eip") + 1); // past the HLT: INT 0x80 at virtual CPL 0, then HLT
+    expect(w.cpu.run({ instructions: 100_000 })).toBe("stop");
+    expect(w.calls.at(-1)).toEqual({ reason: ExitReason.trap, vector: 13, eip: H80, cs: 0x0b, csBase: NEW });
+    expect(w.r32(NEW + DataField.stubBase)).toBe(NEW);
+    expect(Buffer.from(w.mem.ram.subarray(NEW, NEW + 2 * PAGE_SIZE)).equals(Buffer.from(codeBefore))).toBe(
+      true,
+    );
+    for (const p of CODE_PAGES) {
+      const img = stubImage().subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
+      expect(
+        Buffer.from(w.mem.ram.subarray(NEW + p * PAGE_SIZE, NEW + (p + 1) * PAGE_SIZE)).equals(
+          Buffer.from(img),
+        ),
+      ).toBe(true);
+    }
+  });
+
+  it("reflects a guest exception (#UD) with EIP at the faulting instruction", () => {
+    const w = world(0x300000, { [USER]: [0x90, 0x0f, 0x0b], [H06]: [...HLT] });
+    expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
+    expect(w.calls.map((c) => [c.vector, c.eip])).toEqual([[13, H06]]);
+    expect(w.r32(w.frame("esp"))).toBe(USER + 1);
+    expect(w.counters().stubByVector[6]).toBe(1);
+  });
+
+  it("a fault while touching guest memory aborts to the core with the original trap untouched", () => {
+    const w = world(0x300000, { [USER]: [0xcd, 0x80, ...HLT] });
+    w.w32(GUEST_TSS + 8, 0x38); // the guest's SS0 is an empty slot: loading it faults in the stub
+    expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
+    expect(w.calls).toEqual([
+      { reason: ExitReason.aborted, vector: 0x80, eip: USER + 2, cs: 0x1b, csBase: 0x300000 },
+    ]);
+    expect(w.frame("esp")).toBe(USTACK);
+    expect(w.r32(w.stub + DataField.vcpl)).toBe(3);
+    expect(w.counters()).toMatchObject({ reflectAborts: 1, stubHandled: 0, stubFaults: 0 });
+  });
+
+  it("INT n above the guest's privilege and a missing gate go to the core", () => {
+    const w = world(0x300000, { [USER]: [0xcd, 0x81, ...HLT] });
+    expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
+    expect(w.calls.map((c) => [c.reason, c.vector, c.eip])).toEqual([
+      [ExitReason.reflectFailed, 0x81, USER + 2],
+    ]);
+  });
+});
