@@ -148,7 +148,9 @@ const pageAlign = (v: number): number => u32(Math.ceil(v / 4096) * 4096);
 const hex = (v: number): string => `0x${u32(v).toString(16)}`;
 
 function readU32(image: Uint8Array, offset: number): number {
-  return u32(image[offset] | (image[offset + 1] << 8) | (image[offset + 2] << 16) | (image[offset + 3] << 24));
+  return u32(
+    image[offset] | (image[offset + 1] << 8) | (image[offset + 2] << 16) | (image[offset + 3] << 24),
+  );
 }
 function readU16(image: Uint8Array, offset: number): number {
   return image[offset] | (image[offset + 1] << 8);
@@ -207,7 +209,10 @@ function placeElf(image: Uint8Array): Placement {
     throw new MultibootError("bad-elf", "a 64-bit ELF kernel: Multiboot v1 boots 32-bit (ELF32) kernels");
   }
   if (image[5] !== 1 || machine !== ELF.EM_386) {
-    throw new MultibootError("bad-elf", "not an ELF32 little-endian i386 executable (e_machine must be EM_386)");
+    throw new MultibootError(
+      "bad-elf",
+      "not an ELF32 little-endian i386 executable (e_machine must be EM_386)",
+    );
   }
   const entry = readU32(image, 24);
   const phoff = readU32(image, 28);
@@ -242,7 +247,8 @@ function placeElf(image: Uint8Array): Placement {
     low = Math.min(low, paddr);
     high = Math.max(high, paddr + memsz);
   }
-  if (segments.length === 0) throw new MultibootError("bad-elf", "the ELF file has no loadable (PT_LOAD) segment");
+  if (segments.length === 0)
+    throw new MultibootError("bad-elf", "the ELF file has no loadable (PT_LOAD) segment");
   return { segments, entry: physicalEntry, low, high };
 }
 
@@ -257,7 +263,8 @@ function placeAout(image: Uint8Array, h: MultibootHeader): Placement {
   const textOffset = h.offset - (h.headerAddr - h.loadAddr);
   let loadSize: number;
   if (h.loadEndAddr !== 0) {
-    if (h.loadEndAddr < h.loadAddr) throw new MultibootError("bad-header", "Multiboot load_end_addr is below load_addr");
+    if (h.loadEndAddr < h.loadAddr)
+      throw new MultibootError("bad-header", "Multiboot load_end_addr is below load_addr");
     loadSize = h.loadEndAddr - h.loadAddr;
   } else {
     loadSize = image.length - textOffset;
@@ -273,7 +280,9 @@ function placeAout(image: Uint8Array, h: MultibootHeader): Placement {
     size = h.bssEndAddr - h.loadAddr;
   }
   return {
-    segments: [{ address: h.loadAddr, bytes: image.subarray(textOffset, textOffset + loadSize), memorySize: size }],
+    segments: [
+      { address: h.loadAddr, bytes: image.subarray(textOffset, textOffset + loadSize), memorySize: size },
+    ],
     entry: h.entryAddr,
     low: h.loadAddr,
     high: h.loadAddr + size,
@@ -305,7 +314,10 @@ const cString = (s: string): Uint8Array => {
 export function loadMultiboot(options: MultibootOptions, memory: MultibootMemory): MultibootBoot {
   const { image, memorySize } = options;
   if (memorySize < MIN_MEMORY) {
-    throw new MultibootError("memory-too-small", `memory size ${memorySize} bytes is below the minimum of 2 MiB`);
+    throw new MultibootError(
+      "memory-too-small",
+      `memory size ${memorySize} bytes is below the minimum of 2 MiB`,
+    );
   }
   const header = findMultibootHeader(image);
   if (header === null) {
@@ -321,7 +333,10 @@ export function loadMultiboot(options: MultibootOptions, memory: MultibootMemory
   // mode (bit 2) is accepted without a framebuffer, as QEMU does; other unknown bits are refused.
   const unknown = header.flags & 0xfff8;
   if (unknown !== 0) {
-    throw new MultibootError("unsupported-flags", `the Multiboot header requires unsupported features (flags ${hex(unknown)})`);
+    throw new MultibootError(
+      "unsupported-flags",
+      `the Multiboot header requires unsupported features (flags ${hex(unknown)})`,
+    );
   }
   const kludge = (header.flags & MultibootHeaderFlags.AoutKludge) !== 0;
   const placement = kludge ? placeAout(image, header) : placeElf(image);
@@ -337,7 +352,9 @@ export function loadMultiboot(options: MultibootOptions, memory: MultibootMemory
   const modsOffset = pageAlign(placement.high - base);
   let stringsSize = options.cmdline.length + 1;
   for (const m of modules) stringsSize += m.string.length + 1;
-  let bufferSize = pageAlign(modsOffset + stringsSize + MOD_ENTRY_SIZE * modules.length + bootLoaderName.length + 1);
+  let bufferSize = pageAlign(
+    modsOffset + stringsSize + MOD_ENTRY_SIZE * modules.length + bootLoaderName.length + 1,
+  );
   let stringOffset = modsOffset + MOD_ENTRY_SIZE * modules.length;
   const nameOffset = stringOffset + stringsSize;
   const strings: { offset: number; bytes: Uint8Array }[] = [];
@@ -359,12 +376,18 @@ export function loadMultiboot(options: MultibootOptions, memory: MultibootMemory
     bufferSize = pageAlign(bufferSize + m.data.length);
   }
   const cmdlineAddress = addString(options.cmdline);
-  checkInRam("Multiboot module list and strings", base + modsOffset, base + nameOffset + bootLoaderName.length + 1, memorySize);
+  checkInRam(
+    "Multiboot module list and strings",
+    base + modsOffset,
+    base + nameOffset + bootLoaderName.length + 1,
+    memorySize,
+  );
 
   // Everything checked: write.
   for (const s of placement.segments) {
     memory.writeBytes(s.address, s.bytes);
-    if (s.memorySize > s.bytes.length) memory.writeBytes(s.address + s.bytes.length, new Uint8Array(s.memorySize - s.bytes.length));
+    if (s.memorySize > s.bytes.length)
+      memory.writeBytes(s.address + s.bytes.length, new Uint8Array(s.memorySize - s.bytes.length));
   }
   for (const d of moduleData) memory.writeBytes(d.address, d.data);
   const modList = new Uint8Array(MOD_ENTRY_SIZE * modules.length);
@@ -394,7 +417,16 @@ export function loadMultiboot(options: MultibootOptions, memory: MultibootMemory
 
   const info = new Uint8Array(INFO_SIZE);
   const iv = new DataView(info.buffer);
-  iv.setUint32(0, MultibootInfoFlags.Memory | MultibootInfoFlags.BootDevice | MultibootInfoFlags.Cmdline | MultibootInfoFlags.Mods | MultibootInfoFlags.Mmap | MultibootInfoFlags.BootLoaderName, true);
+  iv.setUint32(
+    0,
+    MultibootInfoFlags.Memory |
+      MultibootInfoFlags.BootDevice |
+      MultibootInfoFlags.Cmdline |
+      MultibootInfoFlags.Mods |
+      MultibootInfoFlags.Mmap |
+      MultibootInfoFlags.BootLoaderName,
+    true,
+  );
   iv.setUint32(4, EBDA_ADDRESS / 1024, true); // mem_lower: conventional memory below the EBDA
   iv.setUint32(8, (memorySize - HIGH_MEMORY) / 1024, true); // mem_upper: contiguous from 1 MiB
   iv.setUint32(12, BOOT_DEVICE, true);
@@ -412,7 +444,11 @@ export function loadMultiboot(options: MultibootOptions, memory: MultibootMemory
     format: kludge ? "aout-kludge" : "elf",
     headerOffset: header.offset,
     headerFlags: header.flags,
-    segments: placement.segments.map((s) => ({ address: s.address, fileSize: s.bytes.length, memorySize: s.memorySize })),
+    segments: placement.segments.map((s) => ({
+      address: s.address,
+      fileSize: s.bytes.length,
+      memorySize: s.memorySize,
+    })),
     kernelStart: placement.low,
     kernelEnd: placement.high,
     modules: loadedModules.map(({ start, end, string }) => ({ start, end, string })),

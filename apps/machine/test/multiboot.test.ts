@@ -13,7 +13,9 @@ import {
 const guests = join(import.meta.dirname, "../../../tooling/guests/build");
 const MiB = 1024 * 1024;
 
-function ram(size: number): MultibootMemory & { bytes: Uint8Array; u32(a: number): number; str(a: number): string } {
+function ram(
+  size: number,
+): MultibootMemory & { bytes: Uint8Array; u32(a: number): number; str(a: number): string } {
   const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
   return {
@@ -31,7 +33,14 @@ function ram(size: number): MultibootMemory & { bytes: Uint8Array; u32(a: number
 }
 
 /** A minimal ELF32 i386 executable with one PT_LOAD segment and a Multiboot header in it. */
-function elf(options: { paddr?: number; vaddr?: number; entry?: number; memsz?: number; flags?: number; header?: boolean }) {
+function elf(options: {
+  paddr?: number;
+  vaddr?: number;
+  entry?: number;
+  memsz?: number;
+  flags?: number;
+  header?: boolean;
+}) {
   const paddr = options.paddr ?? 0x100000;
   const vaddr = options.vaddr ?? paddr;
   const code = new Uint8Array(64);
@@ -40,7 +49,7 @@ function elf(options: { paddr?: number; vaddr?: number; entry?: number; memsz?: 
     const flags = options.flags ?? 3;
     cv.setUint32(0, 0x1badb002, true);
     cv.setUint32(4, flags, true);
-    cv.setUint32(8, (-(0x1badb002 + flags)) >>> 0, true);
+    cv.setUint32(8, -(0x1badb002 + flags) >>> 0, true);
   }
   code[12] = 0xf4; // hlt
   const file = new Uint8Array(0x100 + code.length);

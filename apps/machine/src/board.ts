@@ -1,0 +1,369 @@
+/**
+ * The PC board: the one place that wires concrete pagurus parts together (DESIGN.md section 2).
+ * RAM from address 0, the ISA devices of a PC at their usual ports and IRQs, the 8259A pair
+ * feeding the CPU's INTR pin, and a run loop that alternates CPU slices with the virtual clock's
+ * deadlines (one clock tick per instruction, so a run is reproducible).
+ */
+import { IoPortMap, PhysicalMemoryMap } from "@pagurus/bus";
+import { Ia32Cpu } from "@pagurus/cpu";
+import {
+  I8042,
+  IsaDebugExit,
+  Pit8254,
+  Port92,
+  Rtc,
+  SystemControlPortB,
+  Uart16550,
+  VirtualClock,
+} from "@pagurus/devices";
+import { Mmu } from "@pagurus/mmu";
+import { DualPic } from "@pagurus/pic";
+import type { AccessSize, InterruptKind, IoBus, IoPortHandler, IrqLine, SegmentState } from "@pagurus/spec";
+import { Eflags, Reg, Seg } from "@pagurus/spec";
+import {
+  loadMultiboot,
+  MIN_MEMORY,
+  MULTIBOOT_BOOTLOADER_MAGIC,
+  type MultibootBoot,
+  type MultibootModule,
+} from "./multiboot.js";
+
+/** Default RAM: 64 MiB. */
+export const DEFAULT_MEMORY = 64 * 1024 * 1024;
+/** The largest RAM a board takes: one typed array, and below the BIOS flash at 4 GiB - 256 KiB. */
+export const MAX_MEMORY = 2048 * 1024 * 1024;
+
+export interface MachineOptions {
+  /** RAM in bytes, a multiple of 4 KiB, at least 2 MiB (default {@link DEFAULT_MEMORY}). */
+  memory?: number;
+  /** Each byte the guest sends on COM1. */
+  onSerialOutput?: (byte: number) => void;
+  /** Guest time at clock tick 0 for the RTC (default 2026-01-01T00:00:00Z, so runs repeat). */
+  rtcStartTime?: Date | number | "host";
+  /** Lines for `--trace exceptions` (every exception, INT n and external interrupt). */
+  traceInterrupts?: (line: string) => void;
+  /** Lines for `--trace io` (every port access, after the CPU's permission checks). */
+  traceIo?: (line: string) => void;
+  /** Instructions per CPU slice between looks at the clock and host events (default 1,000,000). */
+  slice?: number;
+}
+
+/** The kernel and what goes with it, as `pagurus run` and QEMU's `-kernel` take them. */
+export interface BootOptions {
+  image: Uint8Array;
+  /** The kernel's path as given; the Multiboot command line starts with it, as QEMU and GRUB do. */
+  path: string;
+  /** The rest of the command line (`--append`). */
+  append?: string;
+  modules?: readonly MultibootModule[];
+}
+
+/** Why {@link Machine.run} returned. */
+export type MachineExit =
+  /** The guest wrote to isa-debug-exit: `code` is `(value << 1) | 1`, as QEMU exits with. */
+  | { readonly kind: "debug-exit"; readonly code: number }
+  /** Triple fault: the CPU shut down. */
+  | { readonly kind: "shutdown"; readonly report: string }
+  /** The guest asked for a reset (port 0x92, the i8042); like QEMU with -no-reboot, the run ends. */
+  | { readonly kind: "reset" }
+  /** HLT with interrupts disabled: nothing can wake the CPU. */
+  | { readonly kind: "halted" }
+  /** HLT with interrupts enabled but no timer armed: only host input (serial) could wake it. */
+  | { readonly kind: "idle" }
+  /** The instruction limit given to {@link Machine.run} was reached. */
+  | { readonly kind: "instruction-limit" }
+  /** The CPU stopped on something it does not implement. */
+  | { readonly kind: "unimplemented"; readonly report: string };
+
+export interface RunLimits {
+  /** Stop after this many instructions in total since the machine was built. */
+  maxInstructions?: number;
+}
+
+/** Counts for `--stats`. */
+export interface MachineStats {
+  instructions: number;
+  /** Wall-clock milliseconds spent in {@link Machine.run}. */
+  runMilliseconds: number;
+  exceptions: Map<number, number>;
+  softwareInterrupts: Map<number, number>;
+  externalInterrupts: Map<number, number>;
+}
+
+/** Flat 4 GiB segments as QEMU's Multiboot option ROM leaves them (its GDT: 0x08 code, 0x10 data). */
+const FLAT_CODE: SegmentState = { selector: 0x08, base: 0, limit: 0xffffffff, access: 0xc09b };
+const FLAT_DATA: SegmentState = { selector: 0x10, base: 0, limit: 0xffffffff, access: 0xc093 };
+/**
+ * The loader's own GDT (null, code 0x08, data 0x10), in memory a Multiboot kernel must not
+ * assume valid (Multiboot 3.2: "GDTR may be invalid"). It sits in the reserved BIOS area
+ * below 1 MiB where QEMU's option ROM keeps its copy.
+ */
+const BOOT_GDT_ADDRESS = 0xeff00;
+/** CR0 after QEMU's option ROM: PE, plus ET which a P6 keeps set. */
+const BOOT_CR0 = 0x00000011;
+/** Initial stack: undefined by Multiboot; below the 0x9000 information area. */
+const BOOT_ESP = 0x7000;
+
+function hex(v: number, digits = 8): string {
+  return (v >>> 0).toString(16).padStart(digits, "0");
+}
+
+/** An {@link IoBus} that reports each access before passing it on (`--trace io`). */
+class TracingIoBus implements IoBus {
+  constructor(
+    private readonly bus: IoBus,
+    private readonly trace: (line: string) => void,
+  ) {}
+  private log(dir: string, port: number, size: AccessSize, value: number): number {
+    this.trace(`io ${dir}${size * 8} port ${hex(port, 4)} value ${hex(value, size * 2)}`);
+    return value;
+  }
+  in8(port: number): number {
+    return this.log("in", port, 1, this.bus.in8(port));
+  }
+  in16(port: number): number {
+    return this.log("in", port, 2, this.bus.in16(port));
+  }
+  in32(port: number): number {
+    return this.log("in", port, 4, this.bus.in32(port));
+  }
+  out8(port: number, value: number): void {
+    this.log("out", port, 1, value);
+    this.bus.out8(port, value);
+  }
+  out16(port: number, value: number): void {
+    this.log("out", port, 2, value);
+    this.bus.out16(port, value);
+  }
+  out32(port: number, value: number): void {
+    this.log("out", port, 4, value);
+    this.bus.out32(port, value);
+  }
+}
+
+/** A device with the list of ports it decodes, as every @pagurus/devices part has. */
+interface PortDevice extends IoPortHandler {
+  readonly ports: readonly { readonly base: number; readonly count: number }[];
+}
+
+/** A bootable PC built from the pagurus packages; see {@link createMachine}. */
+export class Machine {
+  readonly memory: PhysicalMemoryMap;
+  readonly io: IoPortMap;
+  readonly clock: VirtualClock;
+  readonly pic: DualPic;
+  readonly mmu: Mmu;
+  readonly cpu: Ia32Cpu;
+  readonly pit: Pit8254;
+  readonly uart: Uart16550;
+  readonly rtc: Rtc;
+  readonly port92: Port92;
+  readonly i8042: I8042;
+  readonly debugExit: IsaDebugExit;
+  readonly memorySize: number;
+  readonly stats: MachineStats = {
+    instructions: 0,
+    runMilliseconds: 0,
+    exceptions: new Map(),
+    softwareInterrupts: new Map(),
+    externalInterrupts: new Map(),
+  };
+  private exit: MachineExit | null = null;
+  private readonly slice: number;
+
+  constructor(options: MachineOptions = {}) {
+    const memory = options.memory ?? DEFAULT_MEMORY;
+    if (!Number.isInteger(memory) || memory % 4096 !== 0 || memory < MIN_MEMORY || memory > MAX_MEMORY) {
+      throw new RangeError(`memory must be a multiple of 4 KiB from 2 MiB to 2 GiB, got ${memory}`);
+    }
+    this.memorySize = memory;
+    this.slice = options.slice ?? 1_000_000;
+    this.memory = new PhysicalMemoryMap({ ramSize: memory });
+    this.io = new IoPortMap();
+    this.clock = new VirtualClock();
+    // The PIC drives the CPU's INTR pin, and the CPU acknowledges through the PIC: build the
+    // PIC with a line that reaches the CPU once it exists.
+    let intr: IrqLine | null = null;
+    this.pic = new DualPic({ set: (level) => intr?.set(level) });
+    this.mmu = new Mmu(this.memory);
+    const io: IoBus = options.traceIo ? new TracingIoBus(this.io, options.traceIo) : this.io;
+    this.cpu = new Ia32Cpu({ memory: this.memory, io, translation: this.mmu, interrupts: this.pic });
+    intr = this.cpu.intr;
+
+    const reset: IrqLine = {
+      set: (level) => {
+        if (level) this.stop({ kind: "reset" });
+      },
+    };
+    this.pit = new Pit8254({ clock: this.clock, irq: this.pic.irq(0) });
+    // QEMU's serial.c ignores MCR.OUT2; so does this board, so that kernels behave the same.
+    this.uart = new Uart16550({
+      base: 0x3f8,
+      irq: this.pic.irq(4),
+      clock: this.clock,
+      onTransmit: options.onSerialOutput,
+      out2GatesIrq: false,
+    });
+    this.rtc = new Rtc({ clock: this.clock, irq: this.pic.irq(8), startTime: options.rtcStartTime });
+    this.rtc.setMemorySize(memory);
+    this.port92 = new Port92({ a20: this.cpu.a20, reset });
+    this.i8042 = new I8042({ irq: this.pic.irq(1), irqAux: this.pic.irq(12), a20: this.cpu.a20, reset });
+    this.debugExit = new IsaDebugExit({ onExit: (code) => this.stop({ kind: "debug-exit", code }) });
+    const add = (name: string, device: PortDevice) => {
+      for (const r of device.ports) this.io.register(r.base, r.count, device, { name });
+    };
+    this.io.register(0x20, 2, this.pic, { name: "pic-master" });
+    this.io.register(0xa0, 2, this.pic, { name: "pic-slave" });
+    this.io.register(0x4d0, 2, this.pic, { name: "elcr" });
+    add("pit", this.pit);
+    add("port61", new SystemControlPortB(this.pit));
+    add("uart-com1", this.uart);
+    add("rtc", this.rtc);
+    add("port92", this.port92);
+    add("i8042", this.i8042);
+    add("isa-debug-exit", this.debugExit);
+
+    const trace = options.traceInterrupts;
+    this.cpu.hooks.interrupt = (vector: number, errorCode: number, kind: InterruptKind) => {
+      const counts =
+        kind === "exception"
+          ? this.stats.exceptions
+          : kind === "software"
+            ? this.stats.softwareInterrupts
+            : this.stats.externalInterrupts;
+      counts.set(vector, (counts.get(vector) ?? 0) + 1);
+      if (trace) {
+        const cs = this.cpu.getSegment(Seg.CS).selector;
+        const extra =
+          kind === "exception"
+            ? ` error ${hex(errorCode)}${vector === 14 ? ` cr2 ${hex(this.cpu.getCr(2))}` : ""}`
+            : "";
+        trace(`${kind} vector ${hex(vector, 2)}${extra} at ${hex(cs, 4)}:${hex(this.cpu.eip)}`);
+      }
+      return undefined; // count only: the CPU delivers it through the IDT
+    };
+    this.cpu.a20.set(true);
+  }
+
+  private stop(exit: MachineExit): void {
+    if (this.exit === null) this.exit = exit;
+    this.cpu.requestStop();
+  }
+
+  /**
+   * Loads a Multiboot kernel and sets the machine state a Multiboot loader promises (Multiboot
+   * 3.2) the way QEMU leaves it: EAX magic, EBX info, flat CS/DS/ES/FS/GS/SS, CR0.PE with paging
+   * off, IF clear, A20 enabled.
+   */
+  boot(options: BootOptions): MultibootBoot {
+    const memory = this.memory;
+    const boot = loadMultiboot(
+      {
+        image: options.image,
+        cmdline: `${options.path} ${options.append ?? ""}`,
+        modules: options.modules,
+        memorySize: this.memorySize,
+      },
+      { writeBytes: (address, bytes) => memory.load(address, bytes) },
+    );
+    const gdt = new Uint8Array(24);
+    const view = new DataView(gdt.buffer);
+    view.setBigUint64(8, 0x00cf9a000000ffffn, true);
+    view.setBigUint64(16, 0x00cf92000000ffffn, true);
+    memory.load(BOOT_GDT_ADDRESS, gdt);
+    const cpu = this.cpu;
+    cpu.reset();
+    cpu.setCr(0, BOOT_CR0);
+    cpu.gdtr = { base: BOOT_GDT_ADDRESS, limit: gdt.length - 1 };
+    cpu.idtr = { base: 0, limit: 0x3ff };
+    cpu.setSegment(Seg.CS, FLAT_CODE);
+    for (const seg of [Seg.DS, Seg.ES, Seg.FS, Seg.GS, Seg.SS]) cpu.setSegment(seg, FLAT_DATA);
+    cpu.eflags = 0x2;
+    cpu.setReg(Reg.EAX, MULTIBOOT_BOOTLOADER_MAGIC);
+    cpu.setReg(Reg.EBX, boot.infoAddress);
+    cpu.setReg(Reg.ESP, BOOT_ESP);
+    cpu.eip = boot.entry;
+    // A20 on, as the BIOS left it through port 0x92 (which then reads back 0x02, as on QEMU).
+    this.port92.write(0x92, 1, 0x02);
+    return boot;
+  }
+
+  /** Host side of COM1: bytes for the guest to receive. */
+  sendSerial(bytes: Iterable<number> | string): void {
+    this.uart.receive(bytes);
+  }
+
+  /**
+   * Runs until the guest ends the run, a limit is reached, or the CPU idles waiting for host
+   * input ("idle": call {@link sendSerial} and run again).
+   */
+  run(limits: RunLimits = {}): MachineExit {
+    const start = performance.now();
+    const startCount = this.cpu.instructionCount;
+    try {
+      return this.loop(limits.maxInstructions ?? Number.POSITIVE_INFINITY);
+    } finally {
+      this.stats.instructions += this.cpu.instructionCount - startCount;
+      this.stats.runMilliseconds += performance.now() - start;
+    }
+  }
+
+  private loop(maxInstructions: number): MachineExit {
+    const cpu = this.cpu;
+    const clock = this.clock;
+    for (;;) {
+      if (this.exit !== null) return this.exit;
+      const left = maxInstructions - cpu.instructionCount;
+      if (left <= 0) return { kind: "instruction-limit" };
+      const untilDeadline = Math.max(1, clock.nextDeadline - clock.now);
+      const budget = Math.min(untilDeadline, this.slice, left);
+      const before = cpu.instructionCount;
+      const reason = cpu.run({ instructions: budget });
+      const ran = cpu.instructionCount - before;
+      if (ran > 0) clock.advance(ran);
+      if (this.exit !== null) return this.exit;
+      switch (reason) {
+        case "budget":
+        case "stop":
+        case "address":
+          continue;
+        case "halt": {
+          if ((cpu.eflags & Eflags.IF) === 0) return { kind: "halted" };
+          const next = clock.nextDeadline;
+          if (next === Number.POSITIVE_INFINITY) return { kind: "idle" };
+          // Nothing runs while halted: jump to the next timer, which may raise an IRQ.
+          clock.advance(Math.max(0, next - clock.now));
+          continue;
+        }
+        case "shutdown": {
+          const report = cpu.shutdownReport ?? "triple fault";
+          return cpu.inShutdown ? { kind: "shutdown", report } : { kind: "unimplemented", report };
+        }
+      }
+    }
+  }
+
+  /** The general, segment and control registers, for a triple fault's report. */
+  registerDump(): string {
+    const c = this.cpu;
+    const r = (n: keyof typeof Reg) => `${n}=${hex(c.getReg(Reg[n]))}`;
+    const seg = (n: keyof typeof Seg) => {
+      const s = c.getSegment(Seg[n]);
+      return `${n.padEnd(4)}=${hex(s.selector, 4)} base ${hex(s.base)} limit ${hex(s.limit)} access ${hex(s.access, 4)}`;
+    };
+    return [
+      `${r("EAX")} ${r("EBX")} ${r("ECX")} ${r("EDX")}`,
+      `${r("ESI")} ${r("EDI")} ${r("EBP")} ${r("ESP")}`,
+      `EIP=${hex(c.eip)} EFLAGS=${hex(c.eflags)} CPL=${c.cpl}`,
+      ...(["CS", "SS", "DS", "ES", "FS", "GS", "LDTR", "TR"] as const).map(seg),
+      `GDTR=${hex(c.gdtr.base)}+${hex(c.gdtr.limit, 4)} IDTR=${hex(c.idtr.base)}+${hex(c.idtr.limit, 4)}`,
+      `CR0=${hex(c.getCr(0))} CR2=${hex(c.getCr(2))} CR3=${hex(c.getCr(3))} CR4=${hex(c.getCr(4))}`,
+      `instructions=${c.instructionCount}`,
+    ].join("\n");
+  }
+}
+
+/** Builds a PC: see {@link MachineOptions}; then {@link Machine.boot} a kernel and {@link Machine.run}. */
+export function createMachine(options: MachineOptions = {}): Machine {
+  return new Machine(options);
+}
