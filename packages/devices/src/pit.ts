@@ -175,7 +175,8 @@ export class Pit8254 implements IoDevice, Snapshottable<PitState> {
   }
 
   private read8(offset: number): number {
-    if (offset === 3) return 0xff; // the control word register is write-only; the 8254 leaves the bus floating
+    // The control word register is write-only; QEMU's i8254.c (and KVM's copy) read it as 0.
+    if (offset === 3) return 0;
     const c = this.counters[offset];
     if (c.status !== null) {
       const s = c.status;

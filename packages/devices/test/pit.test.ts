@@ -19,10 +19,10 @@ function setup(frequency = PIT_FREQUENCY) {
 }
 
 describe("8254 PIT", () => {
-  it("decodes 0x40-0x43 and reads the write-only control port as 0xFF", () => {
+  it("decodes 0x40-0x43 and reads the write-only control port as 0, as QEMU does", () => {
     const { pit, inb } = setup();
     expect(pit.ports).toEqual([{ base: 0x40, count: 4 }]);
-    expect(inb(0x43)).toBe(0xff);
+    expect(inb(0x43)).toBe(0);
   });
 
   it("powers up like QEMU: counter 0 in mode 3 with count 65536 drives IRQ 0 at 18.2 Hz", () => {
