@@ -39,11 +39,11 @@ export const StubOffset = {
   /** Where the trap code starts (every entry stub jumps here). */
   commonEntry: 0xe0,
   /** The host-call `OUT DX, EAX` (claim 8): EIP is this while vmm-core runs. */
-  hostCall: 0x594,
+  hostCall: 0x67d,
   /** The instruction after the host call. */
-  hostReturn: 0x595,
+  hostReturn: 0x67e,
   /** The path back to the guest (pending virtual interrupt, guest CR3, IRET). */
-  resume: 0x514,
+  resume: 0x5fd,
   /** The saved guest state frame, {@link FrameField}: always here for a trap from the guest. */
   frame: 0x4fb4,
   /** TSS.ESP0: the top of the stub's stack (relative to SS0 = the monitor's data segment). */

@@ -62,6 +62,8 @@ EFL_VM          equ 0x20000
 ; The bits a guest POPF may change in the real EFLAGS: CF PF AF ZF SF TF DF OF NT AC ID.
 ; IF and IOPL are virtual (D_VFLAGS): the real ones stay the monitor's (claim 7).
 POPF_MASK       equ 0x244DD5
+; IRET also loads RF (SDM Vol. 2, IRET).
+IRET_MASK       equ POPF_MASK | EFL_RF
 
 ; Vectors for which the CPU pushes an error code (SDM 6.13): 8, 10-14, 17.
 ERROR_CODE_VECTORS equ 0x00027D00
@@ -248,7 +250,7 @@ reflect_failed:
     jmp world_switch
 
 ; #GP from the guest: the virtual interrupt flag operations (claim 7). CLI and STI fault at
-; CPL > IOPL on any i386 (SDM Vol. 2, CLI/STI); PUSHF and POPF fault only with the CPU's
+; CPL > IOPL on any i386 (SDM Vol. 2, CLI/STI); PUSHF, POPF and IRET fault only with the CPU's
 ; virtualizationAssist. Anything else (privileged instructions, I/O, descriptors) is the core's.
 gp_entry:
     cmp dword [ebp + F_ERROR], 0
@@ -268,6 +270,8 @@ gp_entry:
     je .pushf
     cmp dl, 0x9D
     je .popf
+    cmp dl, 0xCF
+    je .iret
     jmp to_core
 
 .cli:
@@ -347,6 +351,62 @@ gp_entry:
     mov [D_VFLAGS], ecx
     inc dword [ebp + F_EIP]
     jmp stub_done
+
+.iret:
+    ; The guest kernel's IRET (virtual CPL 0, 32-bit operand size): the hot half of every
+    ; reflected interrupt, so done here rather than in the core. Task returns (NT), returns to
+    ; V86 mode or to rings 1-2 go to the core. SDM Vol. 2, IRET, protected mode.
+    cmp dword [D_VCPL], 0
+    jne to_core
+    mov edx, [ebp + F_SS]
+    mov esi, [ebp + F_ESP]
+    mov dword [D_GUEST_TOUCH], 1
+    mov fs, dx
+    mov eax, [fs:esi + 8]       ; EFLAGS image
+    mov ecx, [fs:esi + 4]       ; CS as the guest sees it
+    mov ebx, [fs:esi]           ; EIP
+    test eax, EFL_NT | EFL_VM
+    jnz .iret_to_core
+    mov edi, ecx
+    and edi, 3
+    jz .iret_same
+    cmp edi, 3
+    jne .iret_to_core
+    ; Back to the guest's user mode: ESP and SS come off its kernel stack too.
+    mov edi, [fs:esi + 12]
+    mov edx, [fs:esi + 16]
+    mov dword [D_GUEST_TOUCH], 0
+    test edx, 3                 ; the user SS must carry RPL 3 as well
+    jz to_core
+    mov [ebp + F_ESP], edi
+    and edx, 0xFFFF
+    mov [ebp + F_SS], edx
+    mov dword [D_VCPL], 3
+    jmp .iret_common
+.iret_same:
+    mov dword [D_GUEST_TOUCH], 0
+    add esi, 12
+    mov [ebp + F_ESP], esi
+    or ecx, [D_GUEST_RPL]       ; the guest's ring 0 really is guest_rpl
+.iret_common:
+    and ecx, 0xFFFF
+    mov [ebp + F_CS], ecx
+    mov [ebp + F_EIP], ebx
+    mov edx, eax                ; ordinary bits into the real EFLAGS...
+    and edx, IRET_MASK
+    mov ecx, [ebp + F_EFLAGS]
+    and ecx, ~IRET_MASK
+    or ecx, edx
+    mov [ebp + F_EFLAGS], ecx
+    and eax, EFL_IF | EFL_IOPL  ; ...IF and IOPL into the virtual ones (IRET at CPL 0 loads both)
+    mov ecx, [D_VFLAGS]
+    and ecx, ~(EFL_IF | EFL_IOPL)
+    or ecx, eax
+    mov [D_VFLAGS], ecx
+    jmp stub_done               ; resume delivers a pending virtual interrupt if IF is now 1
+.iret_to_core:
+    mov dword [D_GUEST_TOUCH], 0
+    jmp to_core
 
 ; CF clear when the guest's virtual CPL <= its virtual IOPL (CLI, STI allowed).
 iopl_allows_if:

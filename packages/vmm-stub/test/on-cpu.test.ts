@@ -79,7 +79,7 @@ interface HostCall {
 }
 
 /** A tiny stand-in for vmm-core: loads the stub, fills the guest's GDT slots, records host calls. */
-function world(base: number, code: Record<number, number[]>) {
+function world(base: number, code: Record<number, number[]>, virtualizationAssist = false) {
   const mem = new Ram();
   const calls: HostCall[] = [];
   const r32 = (a: number) => mem.read32(a);
@@ -106,7 +106,7 @@ function world(base: number, code: Record<number, number[]>) {
       onCall(call);
     },
   };
-  const cpu = new Ia32Cpu({ memory: mem, io });
+  const cpu = new Ia32Cpu({ memory: mem, io }, { virtualizationAssist });
   mem.ram.set(createStubImage(base), base);
   // Guest descriptors in the stub's GDT slots, DPL 0 compressed to 3 (the core's job).
   const slot = (i: number, access: number) => {
@@ -294,6 +294,33 @@ describe("the stub on Ia32Cpu", () => {
         ),
       ).toBe(true);
     }
+  });
+
+  it("with virtualizationAssist: PUSHF on the virtual IF, and the guest kernel's IRETs (same level and to user)", () => {
+    const w = world(
+      0x300000,
+      {
+        [USER]: [0xcd, 0x80, ...HLT], // int 0x80; hlt
+        [H80]: [0x9c, 0x5b, 0xcd, 0x81, 0xcf], // pushf; pop ebx; int 0x81; iret
+        [H81]: [0xcf], // iret
+      },
+      true,
+    );
+    expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
+    expect(w.calls).toEqual([
+      { reason: ExitReason.trap, vector: 13, eip: USER + 2, cs: 0x1b, csBase: 0x300000 },
+    ]);
+    expect(w.frame("ebx") & 0x200).toBe(0); // PUSHF in an interrupt-gate handler: virtual IF 0
+    expect(w.frame("eflags") & 0x200).toBe(0x200); // the real IF never drops
+    expect(w.frame("esp")).toBe(USTACK);
+    expect(w.frame("ss") & 0xffff).toBe(0x23);
+    expect(w.r32(w.stub + DataField.vcpl)).toBe(3);
+    expect(w.r32(w.stub + DataField.vflags) & 0x200).toBe(0x200);
+    expect(w.counters()).toMatchObject({
+      stubHandled: 5,
+      coreHandled: 1,
+      stubByVector: { 13: 3, 128: 1, 129: 1 },
+    });
   });
 
   it("reflects a guest exception (#UD) with EIP at the faulting instruction", () => {
