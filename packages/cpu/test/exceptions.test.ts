@@ -118,7 +118,9 @@ describe("exceptions: vectors, error codes, frames", () => {
     const s = sysCpu(`int3\n after: hlt\n h: hlt`, { [Exception.BP]: { label: "h" } });
     s.cpu.run({ instructions: 100 });
     expect(frame(s, false).eip).toBe(s.sym("after"));
-    const o = sysCpu(`mov al, 0x7f\n add al, 1\n into\n after: hlt\n h: hlt`, { [Exception.OF]: { label: "h" } });
+    const o = sysCpu(`mov al, 0x7f\n add al, 1\n into\n after: hlt\n h: hlt`, {
+      [Exception.OF]: { label: "h" },
+    });
     o.cpu.run({ instructions: 100 });
     expect(frame(o, false).eip).toBe(o.sym("after"));
   });

@@ -2,7 +2,13 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AddressTranslation, InterruptController, IoBus, PhysicalMemory, RamFastPath } from "@pagurus/spec";
+import type {
+  AddressTranslation,
+  InterruptController,
+  IoBus,
+  PhysicalMemory,
+  RamFastPath,
+} from "@pagurus/spec";
 import { Reg, Seg } from "@pagurus/spec";
 import { Ia32Cpu, type Ia32CpuOptions } from "../src/index.js";
 
@@ -173,7 +179,15 @@ export function writeDescriptor(
 }
 
 /** Writes a gate descriptor: type 0x0E interrupt, 0x0F trap, 0x05 task, 0x0C call gate. */
-export function writeGate(mem: TestMemory, at: number, sel: number, offset: number, type: number, dpl: number, params = 0): void {
+export function writeGate(
+  mem: TestMemory,
+  at: number,
+  sel: number,
+  offset: number,
+  type: number,
+  dpl: number,
+  params = 0,
+): void {
   mem.w32(at, (sel << 16) | (offset & 0xffff));
   mem.w32(at + 4, (offset & 0xffff0000) | 0x8000 | (dpl << 13) | (type << 8) | params);
 }
