@@ -17,6 +17,7 @@ export type {
   TableRegister,
 } from "./cpu.js";
 export { Eflags, Exception, Reg, Seg } from "./cpu.js";
+export type { EventInjection } from "./injection.js";
 export type { IoBus, IoPortHandler } from "./io.js";
 export type { InterruptController, IrqLine } from "./irq.js";
 export type { AccessSize, MemoryBus, MmioHandler, PhysicalMemory, RamFastPath } from "./memory.js";

@@ -285,3 +285,29 @@ export class ShadowPaging {
     if ((value & bits) !== bits) this.memory.write32(address, (value | bits) >>> 0);
   }
 }
+
+/**
+ * The guest's own translation of `linear` (SDM 4.3), with no side effects: for the core's
+ * reads of guest structures (its GDT when copying descriptors). -1 when not present.
+ */
+export function translateGuest(
+  memory: MemoryBus,
+  guest: GuestPaging,
+  guestRamSize: number,
+  linear: number,
+): number {
+  linear >>>= 0;
+  if (!pagingEnabled(guest)) return linear;
+  const pdeAddress = ((guest.cr3 & FRAME_MASK) + (linear >>> 22) * 4) >>> 0;
+  if (pdeAddress >= guestRamSize) return -1;
+  const pde = memory.read32(pdeAddress);
+  if ((pde & Pte.P) === 0) return -1;
+  if ((guest.cr4 & CR4_PSE) !== 0 && (pde & Pte.PS) !== 0) {
+    return ((pde & LARGE_FRAME_MASK) | (linear & 0x3fffff)) >>> 0;
+  }
+  const pteAddress = ((pde & FRAME_MASK) + ((linear >>> 12) & 0x3ff) * 4) >>> 0;
+  if (pteAddress >= guestRamSize) return -1;
+  const pte = memory.read32(pteAddress);
+  if ((pte & Pte.P) === 0) return -1;
+  return ((pte & FRAME_MASK) | (linear & 0xfff)) >>> 0;
+}
