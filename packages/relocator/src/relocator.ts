@@ -142,10 +142,16 @@ export class Relocator implements Snapshottable<RelocatorState> {
    * `access` (a guest access or table the core saw, e.g. an LGDT base and limit) touches the
    * region; if so, chooses a new region and returns the move. `null`: the stub stays.
    *
-   * Pages already displaced are no conflict: the core serves them (claim 11).
+   * Pages already displaced are no conflict: the core serves them (claim 11). Displaced pages
+   * the guest has unmapped are dropped from {@link displaced} (read it after every call).
    */
   resolveConflict(space: GuestSpace, access?: { linear: number; length: number }): RelocationEvent | null {
     const first = this.baseValue >>> PAGE_SHIFT;
+    // Displaced pages the guest has unmapped since are no longer the core's to serve.
+    if (this.displacedValue.length > 0) {
+      this.displacedValue = this.displacedValue.filter((linear) => space.isMappedLinear(linear));
+      if (this.displacedValue.length === 0) this.monitor.moved(false, false);
+    }
     const known = new Set(this.displacedValue);
     const conflict = new Set<number>();
     if (space.countMapped(first, this.stubPages) > known.size) {

@@ -59,6 +59,19 @@ describe("Relocator: conflicts (claims 1, 9, 10)", () => {
     expect(r.stats().byReason["conflict-random"]).toBe(1);
   });
 
+  it("drops displaced pages the guest unmaps", () => {
+    const r = new Relocator({ stubPages: STUB, base: 0x00800000, seed: 9 });
+    const space = full();
+    const e = r.resolveConflict(space)!;
+    space.unmap(e.to / 4096 + 1, 2);
+    expect(r.resolveConflict(space)).toBeNull();
+    expect(r.displaced).toEqual([e.to, e.to + 0x3000, e.to + 0x4000]);
+    space.unmap(e.to / 4096, STUB);
+    expect(r.resolveConflict(space)).toBeNull();
+    expect(r.displaced).toEqual([]);
+    expect(r.monitor.phase).toBe("undisplaced");
+  });
+
   it("moves back to an unused region once one appears (unused-available)", () => {
     const r = new Relocator({ stubPages: STUB, base: 0x00800000, seed: 9 });
     const space = full();

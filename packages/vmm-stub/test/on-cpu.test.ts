@@ -37,6 +37,7 @@ const H80 = 0x21000;
 const H81 = 0x22000;
 const H82 = 0x23000;
 const H06 = 0x24000;
+const H0D = 0x25000;
 const KSTACK = 0x9000;
 const USTACK = 0x8000;
 
@@ -126,6 +127,7 @@ function world(base: number, code: Record<number, number[]>, virtualizationAssis
   gate(0x81, H81, 0x8f); // trap gate, DPL 0
   gate(0x82, H82, 0x8e); // interrupt gate, DPL 0
   gate(0x06, H06, 0x8e);
+  gate(0x0d, H0D, 0x8e);
   w32(GUEST_TSS + 4, KSTACK);
   w32(GUEST_TSS + 8, 0x10);
   w32(base + DataField.guestIdtrBase, GUEST_IDT);
@@ -321,6 +323,24 @@ describe("the stub on Ia32Cpu", () => {
       coreHandled: 1,
       stubByVector: { 13: 3, 128: 1, 129: 1 },
     });
+  });
+
+  it("POPF at virtual CPL 0 sets the virtual IF and IOPL, never the real ones", () => {
+    const w = world(0x300000, { [USER]: [0xcd, 0x80], [H80]: [0x68, 0x02, 0x32, 0, 0, 0x9d, ...HLT] }, true);
+    expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
+    expect(w.calls.map((c) => c.eip)).toEqual([H80 + 6]);
+    expect(w.r32(w.stub + DataField.vflags)).toBe(0x3200);
+    expect(w.frame("eflags") & 0x3200).toBe(0x200);
+  });
+
+  it("CLI in guest user mode (virtual IOPL 0) becomes the guest's own #GP(0)", () => {
+    const w = world(0x300000, { [USER]: [0xfa], [H0D]: [...HLT] });
+    expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
+    expect(w.calls.map((c) => [c.reason, c.vector, c.eip])).toEqual([[ExitReason.trap, 13, H0D]]);
+    const esp = w.frame("esp");
+    expect(esp).toBe(KSTACK - 24);
+    expect([w.r32(esp), w.r32(esp + 4), w.r32(esp + 8), w.r32(esp + 16)]).toEqual([0, USER, 0x1b, USTACK]);
+    expect(w.r32(w.stub + DataField.vflags) & 0x200).toBe(0); // cleared by the interrupt gate, not by CLI
   });
 
   it("reflects a guest exception (#UD) with EIP at the faulting instruction", () => {
