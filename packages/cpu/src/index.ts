@@ -4,3 +4,4 @@
  */
 export type { CpuSnapshot, Ia32CpuOptions } from "./ia32-cpu.js";
 export { Ia32Cpu } from "./ia32-cpu.js";
+export { disassemble, instructionLength } from "./disasm/index.js";
