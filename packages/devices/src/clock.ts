@@ -1,4 +1,4 @@
-import type { Scheduler, Timer } from "@pagurus/spec";
+import type { Clock, Scheduler, Timer } from "@pagurus/spec";
 
 /** Options of {@link VirtualClock}. */
 export interface VirtualClockOptions {
@@ -174,5 +174,42 @@ export class RateConverter {
     const q = Math.floor(cycle / d);
     const r = cycle - q * d;
     return q * this.clockFrequency + Math.ceil((r * this.clockFrequency) / d);
+  }
+}
+
+/**
+ * Optional wall-clock pacing for interactive use: compares guest time (`clock.now` over
+ * `clock.frequency`) with a host time source in milliseconds, so a board can sleep when the
+ * guest runs ahead and, when the guest is halted, skip ahead only as far as real time allows.
+ * Runs paced this way are no longer reproducible; the clock itself stays instruction-driven.
+ */
+export class WallClockPacer {
+  private hostStart: number;
+  private tickStart: number;
+
+  constructor(
+    private readonly clock: Clock,
+    /** Host time in milliseconds, e.g. `() => performance.now()`. */
+    private readonly hostMs: () => number,
+  ) {
+    this.hostStart = hostMs();
+    this.tickStart = clock.now;
+  }
+
+  /** Milliseconds the guest is ahead of the host (how long to sleep), or 0 when it is behind. */
+  get aheadMs(): number {
+    const guestMs = ((this.clock.now - this.tickStart) * 1000) / this.clock.frequency;
+    return Math.max(0, guestMs - (this.hostMs() - this.hostStart));
+  }
+
+  /** The tick guest time should have reached by now in real time (a halted guest may jump there). */
+  get hostTick(): number {
+    return this.tickStart + Math.floor(((this.hostMs() - this.hostStart) * this.clock.frequency) / 1000);
+  }
+
+  /** Forgets the past (after a pause, or when the guest fell far behind and should not catch up). */
+  resync(): void {
+    this.hostStart = this.hostMs();
+    this.tickStart = this.clock.now;
   }
 }

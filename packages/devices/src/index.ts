@@ -4,7 +4,7 @@
  * the list of ports it decodes, and saves/restores its state as plain data.
  */
 export type { VirtualClockOptions, VirtualClockState } from "./clock.js";
-export { RateConverter, VirtualClock } from "./clock.js";
+export { RateConverter, VirtualClock, WallClockPacer } from "./clock.js";
 export type { DebugExitOptions } from "./debug-exit.js";
 export { IsaDebugExit } from "./debug-exit.js";
 export type { I8042Options, I8042State } from "./i8042.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RateConverter, VirtualClock } from "../src/index.js";
+import { RateConverter, VirtualClock, WallClockPacer } from "../src/index.js";
 
 describe("VirtualClock", () => {
   it("fires due timers in deadline order with now set to each deadline", () => {
@@ -114,5 +114,23 @@ describe("RateConverter", () => {
       }
     }
     expect(new RateConverter(100_000_000, 1_193_182).cycles(100_000_000)).toBe(1_193_182);
+  });
+});
+
+describe("WallClockPacer", () => {
+  it("reports how far guest time is ahead of host time, and the tick the host has reached", () => {
+    let host = 1000;
+    const clock = new VirtualClock({ frequency: 1_000_000 });
+    const pacer = new WallClockPacer(clock, () => host);
+    clock.advance(50_000); // 50 ms of guest time
+    expect(pacer.aheadMs).toBe(50);
+    host += 20;
+    expect(pacer.aheadMs).toBe(30);
+    expect(pacer.hostTick).toBe(20_000);
+    host += 100;
+    expect(pacer.aheadMs).toBe(0);
+    expect(pacer.hostTick).toBe(120_000);
+    pacer.resync();
+    expect(pacer.hostTick).toBe(50_000);
   });
 });
