@@ -35,7 +35,8 @@ export interface I8042Options {
   reset: IrqLine;
 }
 
-interface QueuedByte {
+/** A byte waiting for the output buffer, and whether it comes from the auxiliary port. */
+export interface I8042Byte {
   value: number;
   aux: boolean;
 }
@@ -45,9 +46,9 @@ export interface I8042State {
   mode: number;
   outport: number;
   /** Byte in the output buffer, or null when OBF is clear. */
-  obuf: QueuedByte | null;
+  obuf: I8042Byte | null;
   /** Replies of the controller itself (they take precedence over device data). */
-  controllerQueue: QueuedByte[];
+  controllerQueue: I8042Byte[];
   keyboardQueue: number[];
   auxQueue: number[];
   /** Controller command waiting for its data byte on port 0x60 (0 = none). */
