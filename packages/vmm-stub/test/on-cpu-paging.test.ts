@@ -1,0 +1,226 @@
+/**
+ * The stub with paging on Ia32Cpu + Mmu (imported by relative path, see on-cpu.test.ts):
+ * two address spaces (claim 4: the guest's shadow page directory and the VMM's, the stub at
+ * the same linear address in both, supervisor-only in the guest's), the world switch of a
+ * host call (claim 8), a guest touch of a stub page faulting into the monitor (claim 6), and
+ * a move that remaps the same frames elsewhere (claims 9, 10): no byte is copied.
+ */
+import type { IoBus, PhysicalMemory, RamFastPath } from "@pagurus/spec";
+import { Reg, Seg } from "@pagurus/spec";
+import { describe, expect, it } from "vitest";
+import { Ia32Cpu } from "../../cpu/src/index.js";
+import { Mmu } from "../../mmu/src/index.js";
+import {
+  createStubImage,
+  DataField,
+  ExitReason,
+  FrameField,
+  PAGE_SIZE,
+  readStubCounters,
+  relocate,
+  Selector,
+  STUB_PAGES,
+  STUB_SIZE,
+  StubOffset,
+  stubImage,
+} from "../src/index.js";
+
+const RAM = 8 << 20;
+const STUB_FRAMES = 0x600000; // physical home of the stub's 5 frames; never mapped for the guest
+const VMM_PD = 0x100000;
+const GUEST_PD = 0x101000;
+const PT_LOW = 0x102000; // guest identity map of 0..4 MiB (user pages)
+const PT_A = 0x103000;
+const PT_B = 0x104000;
+const BASE_A = 0xffbfb000;
+const BASE_B = 0x00c03000;
+const GUEST_IDT = 0x10000;
+const GUEST_TSS = 0x11000;
+const USER = 0x20000;
+const H80 = 0x21000;
+const KSTACK = 0x9000;
+const USTACK = 0x8000;
+
+class Ram implements PhysicalMemory {
+  readonly ram = new Uint8Array(RAM);
+  readonly fastPath: RamFastPath;
+  constructor() {
+    const direct = new Uint8Array(1 << 20);
+    direct.fill(3, 0, RAM >>> 12);
+    this.fastPath = { ram: this.ram, direct };
+  }
+  read8(a: number): number {
+    return a < RAM ? this.ram[a] : 0xff;
+  }
+  read16(a: number): number {
+    return this.read8(a) | (this.read8(a + 1) << 8);
+  }
+  read32(a: number): number {
+    return (this.read16(a) | (this.read16(a + 2) << 16)) >>> 0;
+  }
+  write8(a: number, v: number): void {
+    if (a < RAM) this.ram[a] = v;
+  }
+  write16(a: number, v: number): void {
+    this.write8(a, v & 0xff);
+    this.write8(a + 1, (v >>> 8) & 0xff);
+  }
+  write32(a: number, v: number): void {
+    this.write16(a, v & 0xffff);
+    this.write16(a + 2, v >>> 16);
+  }
+}
+
+describe("the stub on Ia32Cpu with paging", () => {
+  it("world switch, a guest touch of the stub, and a move by remapping", () => {
+    const mem = new Ram();
+    const r32 = (a: number) => mem.read32(a);
+    const w32 = (a: number, v: number) => mem.write32(a, v >>> 0);
+    const data = (field: keyof typeof DataField) => STUB_FRAMES + DataField[field];
+    const frame = (field: keyof typeof FrameField) => r32(STUB_FRAMES + StubOffset.frame + FrameField[field]);
+    const calls: { reason: number; vector: number; error: number; cr3: number; csBase: number }[] = [];
+    const io: IoBus = {
+      in8: () => 0xff,
+      in16: () => 0xffff,
+      in32: () => 0xffffffff,
+      out8: () => {},
+      out16: () => {},
+      out32: (port, value) => {
+        if (port !== r32(data("hostCallPort"))) return;
+        calls.push({
+          reason: value,
+          vector: frame("vector"),
+          error: frame("error"),
+          cr3: cpu.getCr(3),
+          csBase: cpu.getSegment(Seg.CS).base,
+        });
+        cpu.requestStop();
+      },
+    };
+    const mmu = new Mmu(mem);
+    const cpu = new Ia32Cpu({ memory: mem, io, translation: mmu }, { virtualizationAssist: true });
+
+    // The stub's frames, and its mapping at `base` in both page directories (claim 4).
+    mem.ram.set(createStubImage(BASE_A), STUB_FRAMES);
+    const mapStub = (base: number, pt: number, present: boolean) => {
+      for (const pd of [VMM_PD, GUEST_PD]) w32(pd + (base >>> 22) * 4, pt | 0x3); // PDE: P, RW, supervisor
+      for (let i = 0; i < STUB_PAGES; i++) {
+        const pte = pt + (((base >>> 12) + i) & 0x3ff) * 4;
+        w32(pte, present ? (STUB_FRAMES + i * PAGE_SIZE) | 0x3 : 0); // U/S = 0: supervisor-only (claim 6)
+      }
+    };
+    mapStub(BASE_A, PT_A, true);
+    // The guest's own memory: 0..4 MiB identity, user pages (the stub's frames are above).
+    w32(GUEST_PD, PT_LOW | 0x7);
+    for (let i = 0; i < 1024; i++) w32(PT_LOW + i * 4, (i * PAGE_SIZE) | 0x7);
+
+    // Guest descriptors (compressed to DPL 3), IDT, TSS, data page.
+    const slot = (i: number, access: number) => {
+      w32(STUB_FRAMES + StubOffset.gdt + i * 8, 0x0000ffff);
+      w32(STUB_FRAMES + StubOffset.gdt + i * 8 + 4, 0x00cf0000 | (access << 8));
+    };
+    slot(1, 0xfb);
+    slot(2, 0xf3);
+    slot(3, 0xfb);
+    slot(4, 0xf3);
+    w32(GUEST_IDT + 0x80 * 8, (0x08 << 16) | (H80 & 0xffff));
+    w32(GUEST_IDT + 0x80 * 8 + 4, (H80 & 0xffff0000) | (0xee << 8));
+    w32(GUEST_TSS + 4, KSTACK);
+    w32(GUEST_TSS + 8, 0x10);
+    w32(data("guestIdtrBase"), GUEST_IDT);
+    w32(data("guestIdtrLimit"), 0x7ff);
+    w32(data("guestTssBase"), GUEST_TSS);
+    w32(data("vcpl"), 3);
+    w32(data("vflags"), 0x200);
+    w32(data("vmmCr3"), VMM_PD);
+    w32(data("shadowCr3Kernel"), GUEST_PD);
+    w32(data("shadowCr3User"), GUEST_PD);
+    // User: int 0x80; mov eax, [BASE_A] (reads the stub: #PF into the monitor); ...
+    // Kernel handler: iret.
+    const user = [0xcd, 0x80, 0xa1, ...le32(BASE_A), 0xcd, 0x80, 0xf4];
+    mem.ram.set(user, USER);
+    mem.ram.set([0xcf], H80);
+
+    const r = relocate(BASE_A);
+    cpu.setCr(3, GUEST_PD);
+    cpu.setCr(0, 0x80010011); // PG, WP, ET, PE
+    cpu.gdtr = r.gdtr;
+    cpu.idtr = r.idtr;
+    cpu.setSegment(Seg.TR, {
+      selector: Selector.monitorTss,
+      base: BASE_A + StubOffset.tss,
+      limit: 103,
+      access: 0x8b,
+    });
+    cpu.setSegment(Seg.CS, { selector: 0x1b, base: 0, limit: 0xffffffff, access: 0xc0fb });
+    for (const s of [Seg.SS, Seg.DS, Seg.ES, Seg.FS, Seg.GS]) {
+      cpu.setSegment(s, { selector: 0x23, base: 0, limit: 0xffffffff, access: 0xc0f3 });
+    }
+    cpu.setReg(Reg.ESP, USTACK);
+    cpu.eip = USER;
+    cpu.eflags = 0x202;
+
+    // 1. INT 0x80 and its IRET run in the stub alone; the read of the stub's page faults (#PF,
+    //    user, present) and goes to the core in the VMM's address space.
+    expect(cpu.run({ instructions: 10_000 })).toBe("stop");
+    expect(calls).toEqual([{ reason: ExitReason.trap, vector: 14, error: 5, cr3: VMM_PD, csBase: BASE_A }]);
+    expect(frame("eip")).toBe(USER + 2);
+    expect(r32(data("faultCr2"))).toBe(BASE_A);
+    expect(readStubCounters((o) => r32(STUB_FRAMES + o))).toMatchObject({
+      stubHandled: 2,
+      coreHandled: 1,
+      worldSwitches: 1,
+      stubByVector: { 13: 1, 128: 1 },
+      coreByVector: { 14: 1 },
+    });
+
+    // 2. The core resolves the conflict by moving the stub (claim 9): map the same frames at
+    //    BASE_B, unmap BASE_A, ten data writes, new GDTR/IDTR/segment bases. Then the guest's
+    //    access is retried and sees its own (here: unmapped, then mapped by the core) memory.
+    const code = stubImage().subarray(0, 2 * PAGE_SIZE);
+    const framesBefore = mem.ram.slice(STUB_FRAMES, STUB_FRAMES + STUB_SIZE);
+    mapStub(BASE_A, PT_A, false);
+    mapStub(BASE_B, PT_B, true);
+    const m = relocate(BASE_B);
+    for (const wr of m.writes) {
+      for (let i = 0; i < wr.size; i++) mem.ram[STUB_FRAMES + wr.offset + i] = (wr.value >>> (8 * i)) & 0xff;
+    }
+    cpu.gdtr = m.gdtr;
+    cpu.idtr = m.idtr;
+    for (const s of [Seg.ES, Seg.CS, Seg.SS, Seg.DS, Seg.FS, Seg.GS, Seg.TR] as const) {
+      const cache = cpu.getSegment(s);
+      const moved = m.segmentBases.find((b) => b.selector === cache.selector);
+      if (moved) cpu.setSegment(s, { ...cache, base: moved.base });
+    }
+    cpu.flushTlb();
+    // The guest now owns BASE_A: give it a page there holding a known value.
+    w32(GUEST_PD + (BASE_A >>> 22) * 4, 0x3ff000 | 0x7);
+    for (let i = 0; i < 1024; i++) w32(0x3ff000 + i * 4, 0);
+    w32(0x3ff000 + ((BASE_A >>> 12) & 0x3ff) * 4, 0x3fe000 | 0x7);
+    w32(0x3fe000, 0xc0ffee);
+    // The VMM's PDE for BASE_A's 4 MiB still points at PT_A, which the guest's PD no longer uses.
+
+    expect(cpu.run({ instructions: 10_000 })).toBe("stop");
+    // 3. The read got the guest's value, INT 0x80 went through the moved stub, HLT reached the core.
+    expect(calls.slice(1)).toEqual([
+      { reason: ExitReason.trap, vector: 13, error: 0, cr3: VMM_PD, csBase: BASE_B },
+    ]);
+    expect(frame("eax")).toBe(0xc0ffee);
+    expect(frame("eip")).toBe(USER + user.length - 1);
+    // The move touched data only: the code pages are the image's, the frames differ from
+    // before only where the relocation writes and the counters/frame/stack live.
+    expect(
+      Buffer.from(mem.ram.subarray(STUB_FRAMES, STUB_FRAMES + 2 * PAGE_SIZE)).equals(Buffer.from(code)),
+    ).toBe(true);
+    const changed: number[] = [];
+    for (let i = 0; i < StubOffset.data; i++)
+      if (mem.ram[STUB_FRAMES + i] !== framesBefore[i]) changed.push(i);
+    const allowed = new Set(m.writes.flatMap((w) => Array.from({ length: w.size }, (_, k) => w.offset + k)));
+    expect(changed.filter((i) => !allowed.has(i))).toEqual([]);
+    expect(readStubCounters((o) => r32(STUB_FRAMES + o)).worldSwitches).toBe(2);
+  });
+});
+
+function le32(v: number): number[] {
+  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+}
