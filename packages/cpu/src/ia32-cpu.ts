@@ -1,6 +1,8 @@
 import type {
   Cpu,
   CpuParts,
+  EventInjection,
+  InterruptKind,
   IrqLine,
   RegIndex,
   RunOptions,
@@ -12,7 +14,7 @@ import type {
 import { Exception } from "@pagurus/spec";
 import { ABORT, CR0_PE, CS, EFLAGS_WRITABLE, FAULT, IF, LF_NONE, TF, VM } from "./core.js";
 import { CPUID_PGE, CPUID_PSE, SystemInstructions } from "./opcodes0f.js";
-import { KIND_EXCEPTION, KIND_EXTERNAL } from "./system.js";
+import { KIND_EXCEPTION, KIND_EXTERNAL, KIND_SOFTWARE } from "./system.js";
 
 /** Options of {@link Ia32Cpu}. */
 export interface Ia32CpuOptions {
@@ -62,7 +64,7 @@ export interface CpuSnapshot {
  * paging through an {@link AddressTranslation}, exceptions and interrupts, hardware task
  * switching. Build it from a board's parts, load code into memory, then {@link run}.
  */
-export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot> {
+export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, EventInjection {
   readonly intr: IrqLine;
   readonly a20: IrqLine;
   intrLevel = false;
@@ -221,6 +223,24 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot> {
     }
   }
 
+  /**
+   * EventInjection (spec): takes `vector` now, at the current instruction boundary, through
+   * the IDT (or IVT) exactly as if the hardware had raised it, faults during delivery
+   * escalating to #DF and shutdown (SDM 6.15). A halted CPU wakes. How a monitor hands its
+   * guest the exceptions and interrupts the guest is owed.
+   */
+  injectEvent(vector: number, errorCode: number | null, kind: InterruptKind): void {
+    if (this.inShutdown) return;
+    this.instrEip = this.pc;
+    this.instrEsp = this.regs[4];
+    this.halted = false;
+    const k = kind === "external" ? KIND_EXTERNAL : kind === "software" ? KIND_SOFTWARE : KIND_EXCEPTION;
+    if (!this.deliverEvent(vector & 0xff, errorCode ?? 0, errorCode !== null, k, this.pc)) {
+      this.inShutdown = true;
+    }
+    this.eventPending = true;
+  }
+
   /** The slow path at an instruction boundary: stop requests, #DB single-step, INTR, HLT. */
   checkEvents(): StopReason | null {
     if (this.stopRequested) {
@@ -239,7 +259,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot> {
     }
     if (this.flagsv & IF && this.icount !== this.shadowAt) {
       const ic = this.interrupts;
-      if (ic !== null && (this.intrLevel || ic.pending)) {
+      // The controller's `pending` is the authority (it mirrors INTR); the pin itself only
+      // makes the CPU look at every boundary while it is high.
+      if (ic !== null && ic.pending) {
         const vector = ic.acknowledge();
         this.halted = false;
         if (!this.deliverEvent(vector, 0, false, KIND_EXTERNAL, this.pc)) {

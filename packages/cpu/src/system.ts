@@ -234,7 +234,7 @@ export class SystemCpu extends CpuCore {
     const nf = ((old & ~mask) | (value & mask) | 2) & 0x3f7fd7;
     if (nf & VM) this.unimplementedV86("EFLAGS.VM set");
     this.flagsv = nf;
-    if (nf & IF && !(old & IF)) this.onInterruptsEnabled();
+    if ((nf & IF && !(old & IF)) || nf & TF) this.onInterruptsEnabled();
   }
 
   /** Overridden by the interpreter: re-check INTR after IF goes from 0 to 1. */
