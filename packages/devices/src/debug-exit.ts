@@ -1,5 +1,8 @@
-import type { AccessSize } from "@pagurus/spec";
+import type { AccessSize, Snapshottable } from "@pagurus/spec";
 import type { IoDevice, PortRange } from "./ports.js";
+
+/** {@link IsaDebugExit} keeps no state. */
+export type DebugExitState = Record<string, never>;
 
 export interface DebugExitOptions {
   /** Called with `(value << 1) | 1` for every write (QEMU calls exit() with it). */
@@ -15,9 +18,9 @@ export interface DebugExitOptions {
  * ports ends the run with status `(value << 1) | 1`, so guests can report a result but never
  * a plain 0. The process exit status a shell sees is the low 8 bits of the code. Reads return 0.
  * Unlike byte-wide ISA registers, QEMU hands the whole 16/32-bit value to the device, and so
- * do we. No state: nothing to snapshot.
+ * do we. It has no state; `save`/`restore` exist so a board can snapshot every device alike.
  */
-export class IsaDebugExit implements IoDevice {
+export class IsaDebugExit implements IoDevice, Snapshottable<DebugExitState> {
   readonly ports: readonly PortRange[];
 
   constructor(private readonly options: DebugExitOptions) {
@@ -34,4 +37,10 @@ export class IsaDebugExit implements IoDevice {
     // Computed in floating point so a 32-bit value keeps its top bit (QEMU works in uint64).
     this.options.onExit(v * 2 + 1);
   }
+
+  save(): DebugExitState {
+    return {};
+  }
+
+  restore(_state: DebugExitState): void {}
 }

@@ -5,7 +5,7 @@
  */
 export type { VirtualClockOptions, VirtualClockState } from "./clock.js";
 export { RateConverter, VirtualClock, WallClockPacer } from "./clock.js";
-export type { DebugExitOptions } from "./debug-exit.js";
+export type { DebugExitOptions, DebugExitState } from "./debug-exit.js";
 export { IsaDebugExit } from "./debug-exit.js";
 export type { I8042Byte, I8042Options, I8042State } from "./i8042.js";
 export { I8042 } from "./i8042.js";

@@ -28,4 +28,10 @@ describe("isa-debug-exit", () => {
     expect(dev.read(0xf4, 1)).toBe(0);
     expect(dev.read(0xf4, 4)).toBe(0);
   });
+
+  it("has an empty snapshot", () => {
+    const dev = new IsaDebugExit({ onExit: () => {} });
+    expect(dev.save()).toEqual({});
+    dev.restore({});
+  });
 });
