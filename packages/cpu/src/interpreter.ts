@@ -647,7 +647,7 @@ export class Interpreter extends SystemCpu {
           (op2 === 0xc7 && reg === 1));
     } else {
       const alu = op < 0x40 && (op & 7) < 2 && op >> 3 !== 7;
-      const grp = op === 0x80 || op === 0x81 || op === 0x83;
+      const grp = op === 0x80 || op === 0x81 || op === 0x82 || op === 0x83;
       if (
         alu ||
         grp ||
@@ -685,6 +685,7 @@ export class Interpreter extends SystemCpu {
       case 0x30:
       case 0x38: {
         this.decodeModrm();
+        if (op !== 0x38) this.rmwCheck(1);
         const a = this.readE8();
         const res = this.alu(op >> 3, 8, a, this.getReg8((this.modrm >> 3) & 7));
         if (op !== 0x38) this.writeE8(res);
@@ -699,6 +700,7 @@ export class Interpreter extends SystemCpu {
       case 0x31:
       case 0x39: {
         this.decodeModrm();
+        if (op !== 0x39) this.rmwCheck(this.os32 ? 4 : 2);
         if (this.os32) {
           const a = this.readE32();
           const res = this.alu(op >> 3, 32, a, r[(this.modrm >> 3) & 7]);
@@ -918,8 +920,9 @@ export class Interpreter extends SystemCpu {
       case 0x80:
       case 0x82: {
         this.decodeModrm();
-        const a = this.readE8();
         const sub = (this.modrm >> 3) & 7;
+        if (sub !== 7) this.rmwCheck(1);
+        const a = this.readE8();
         const res = this.alu(sub, 8, a, this.fetch8());
         if (sub !== 7) this.writeE8(res);
         return;
@@ -928,6 +931,7 @@ export class Interpreter extends SystemCpu {
       case 0x83: {
         this.decodeModrm();
         const sub = (this.modrm >> 3) & 7;
+        if (sub !== 7) this.rmwCheck(this.os32 ? 4 : 2);
         if (this.os32) {
           const a = this.readE32();
           const b = op === 0x83 ? signExtend8(this.fetch8()) : this.fetch32();
@@ -1145,6 +1149,7 @@ export class Interpreter extends SystemCpu {
         const sub = (this.modrm >> 3) & 7;
         const byte = (op & 1) === 0;
         const size = byte ? 8 : this.os32 ? 32 : 16;
+        this.rmwCheck(size >> 3);
         const v = byte ? this.readE8() : this.readEv();
         const count = op <= 0xc1 ? this.fetch8() : op <= 0xd1 ? 1 : r[1] & 0xff;
         const res = this.shift(sub, size, v, count);
@@ -1333,6 +1338,7 @@ export class Interpreter extends SystemCpu {
       case 0xf6: {
         this.decodeModrm();
         const sub = (this.modrm >> 3) & 7;
+        if (sub === 2 || sub === 3) this.rmwCheck(1);
         const v = this.readE8();
         switch (sub) {
           case 0:
@@ -1354,6 +1360,7 @@ export class Interpreter extends SystemCpu {
         this.decodeModrm();
         const sub = (this.modrm >> 3) & 7;
         const size = this.os32 ? 32 : 16;
+        if (sub === 2 || sub === 3) this.rmwCheck(size >> 3);
         const v = this.readEv();
         switch (sub) {
           case 0:
@@ -1398,6 +1405,7 @@ export class Interpreter extends SystemCpu {
         this.decodeModrm();
         const sub = (this.modrm >> 3) & 7;
         if (sub > 1) this.ud();
+        this.rmwCheck(1);
         const v = this.readE8();
         this.writeE8(sub === 0 ? this.inc(8, v) : this.dec(8, v));
         return;
@@ -1410,6 +1418,14 @@ export class Interpreter extends SystemCpu {
         // the one-byte map except what lands here.
         this.ud();
     }
+  }
+
+  /**
+   * Read-modify-write on memory: check the write side first, so that a fault on the write
+   * leaves the flags as they were (precise faults; the ALU sets flags before the store).
+   */
+  rmwCheck(size: number): void {
+    if (this.modrm < 0xc0) this.checkWrite(this.eaSeg, this.eaOff, size);
   }
 
   /** Interrupts (and MOV SS debug traps) are held off for one instruction. */
@@ -1573,6 +1589,7 @@ export class Interpreter extends SystemCpu {
     switch (sub) {
       case 0:
       case 1: {
+        this.rmwCheck(this.os32 ? 4 : 2);
         const v = this.readEv();
         const size = this.os32 ? 32 : 16;
         this.writeEv(sub === 0 ? this.inc(size, v) : this.dec(size, v));

@@ -221,6 +221,7 @@ export class SystemInstructions extends Interpreter {
       case 0xad: {
         this.decodeModrm();
         const size = this.os32 ? 32 : 16;
+        this.rmwCheck(size >> 3);
         const dst = this.readEv();
         const src = this.readGv();
         const count = (op & 1) === 0 ? this.fetch8() : r[1] & 0xff;
@@ -237,6 +238,7 @@ export class SystemInstructions extends Interpreter {
       }
       case 0xb0: {
         this.decodeModrm();
+        this.rmwCheck(1);
         const dst = this.readE8();
         const acc = r[0] & 0xff;
         this.alu(7, 8, acc, dst);
@@ -251,6 +253,7 @@ export class SystemInstructions extends Interpreter {
       }
       case 0xb1: {
         this.decodeModrm();
+        this.rmwCheck(this.os32 ? 4 : 2);
         const dst = this.readEv();
         if (this.os32) {
           this.alu(7, 32, r[0], dst);
@@ -313,6 +316,7 @@ export class SystemInstructions extends Interpreter {
       case 0xc0: {
         this.decodeModrm();
         const reg = (this.modrm >> 3) & 7;
+        this.rmwCheck(1);
         const dst = this.readE8();
         const sum = this.alu(0, 8, dst, this.getReg8(reg));
         this.setReg8(reg, dst);
@@ -321,6 +325,7 @@ export class SystemInstructions extends Interpreter {
       }
       case 0xc1: {
         this.decodeModrm();
+        this.rmwCheck(this.os32 ? 4 : 2);
         const dst = this.readEv();
         const sum = this.alu(0, this.os32 ? 32 : 16, dst, this.readGv());
         if (this.modrm >= 0xc0) {
@@ -410,6 +415,7 @@ export class SystemInstructions extends Interpreter {
       }
       offset &= size - 1;
     }
+    if (kind !== 0) this.rmwCheck(size >> 3);
     const v = this.readEv();
     const bit = (v >>> offset) & 1;
     this.materializeFlags();

@@ -299,9 +299,12 @@ export class SystemCpu extends CpuCore {
           return false;
         }
         const pf = Exception.PF;
+        // Only an exception being delivered can escalate: a fault while delivering INT n or
+        // an external interrupt is simply delivered instead (SDM table 6-5 classes).
+        const prior = kind === KIND_EXCEPTION ? vector : -1;
         if (
-          (isContributory(vector) && isContributory(nv)) ||
-          (vector === pf && (isContributory(nv) || nv === pf))
+          (isContributory(prior) && isContributory(nv)) ||
+          (prior === pf && (isContributory(nv) || nv === pf))
         ) {
           vector = Exception.DF;
           code = 0;
