@@ -70,6 +70,8 @@ export interface RelocatorOptions {
   monitor?: Partial<AccessMonitorOptions>;
   /** How many recently hot regions to avoid when choosing a random one (claim 12). Default 8. */
   hotMemory?: number;
+  /** Period length for {@link Relocator.tick}, in the caller's units (default 1,000,000 instructions). */
+  periodLength?: number;
 }
 
 /** {@link Relocator.save}. */
@@ -80,6 +82,7 @@ export interface RelocatorState {
   monitor: AccessMonitorState;
   hotRegions: number[];
   events: RelocationEvent[];
+  periodStart: number;
 }
 
 export const DEFAULT_RESERVED: readonly PageRange[] = Object.freeze([
@@ -105,6 +108,9 @@ export class Relocator implements Snapshottable<RelocatorState> {
   private displacedValue: number[] = [];
   private hotRegions: number[] = [];
   private log: RelocationEvent[] = [];
+  private periodStart = -1;
+  /** Length of a period for {@link tick}, in the caller's clock units. */
+  readonly periodLength: number;
 
   constructor(options: RelocatorOptions) {
     this.stubPages = options.stubPages;
@@ -114,6 +120,7 @@ export class Relocator implements Snapshottable<RelocatorState> {
     this.rng = new SeededRandom(options.seed);
     this.monitor = new AccessMonitor(options.monitor);
     this.hotMemory = options.hotMemory ?? 8;
+    this.periodLength = options.periodLength ?? 1_000_000;
     accessConflict(this.baseValue, this.stubPages, 0, 0); // validates base and size
   }
 
@@ -201,6 +208,18 @@ export class Relocator implements Snapshottable<RelocatorState> {
     return this.commit(choice.unused ? "unused-available" : "periodic-hot", choice, [], verdict.accesses);
   }
 
+  /**
+   * Convenience for callers with a clock (guest instructions retired, core ticks): ends a
+   * period each time `now` passes `periodLength` since the last one (at most one per call)
+   * and returns {@link endPeriod}'s answer; `null` when no period ended.
+   */
+  tick(now: number, space: GuestSpace): RelocationEvent | null {
+    if (this.periodStart < 0) this.periodStart = now;
+    if (now - this.periodStart < this.periodLength) return null;
+    this.periodStart = now;
+    return this.endPeriod(space);
+  }
+
   /** The policy's heat judgement of the last period, for tracing. */
   heatOf(accesses: number): PeriodHeat {
     const o = this.monitor.options;
@@ -234,6 +253,7 @@ export class Relocator implements Snapshottable<RelocatorState> {
       rng: this.rng.save(),
       monitor: this.monitor.save(),
       hotRegions: [...this.hotRegions],
+      periodStart: this.periodStart,
       events: this.log.map((e) => ({
         ...e,
         conflictPages: [...e.conflictPages],
@@ -248,6 +268,7 @@ export class Relocator implements Snapshottable<RelocatorState> {
     this.rng.restore(s.rng);
     this.monitor.restore(s.monitor);
     this.hotRegions = [...s.hotRegions];
+    this.periodStart = s.periodStart;
     this.log = s.events.map((e) => ({
       ...e,
       conflictPages: [...e.conflictPages],
@@ -271,6 +292,8 @@ export class Relocator implements Snapshottable<RelocatorState> {
 
   /** An unused region clear of the current one, or null (consumes randomness only when found). */
   private findUnused(space: GuestSpace): RegionChoice | null {
+    // O(1) for the common claim-10 case of a fully mapped space.
+    if (PAGE_COUNT - space.mappedPages < this.stubPages) return null;
     let found = false;
     space.forEachFreeRun((_first, count) => {
       if (count >= this.stubPages) found = true;

@@ -160,6 +160,19 @@ describe("Relocator: claim 12, periodic moves until quiet", () => {
     expect(m.phase).toBe("searching");
   });
 
+  it("tick() ends a period every periodLength clock units", () => {
+    const space = full();
+    const r = new Relocator({ stubPages: STUB, base: 0x00800000, seed: 3, periodLength: 1000 });
+    r.resolveConflict(space);
+    r.tick(0, space);
+    r.tick(999, space);
+    expect(r.monitor.period).toBe(0);
+    r.tick(1000, space);
+    r.tick(1500, space);
+    r.tick(2100, space);
+    expect(r.monitor.period).toBe(2);
+  });
+
   it("rejects thresholds without a gap", () => {
     expect(() => new AccessMonitor({ hotThreshold: 8, quietThreshold: 8 })).toThrow(RangeError);
   });

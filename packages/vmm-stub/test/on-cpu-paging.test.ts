@@ -11,10 +11,12 @@ import { describe, expect, it } from "vitest";
 import { Ia32Cpu } from "../../cpu/src/index.js";
 import { Mmu } from "../../mmu/src/index.js";
 import {
+  compressDescriptor,
   createStubImage,
   DataField,
   ExitReason,
   FrameField,
+  gdtSlotOffset,
   PAGE_SIZE,
   readStubCounters,
   relocate,
@@ -116,11 +118,12 @@ describe("the stub on Ia32Cpu with paging", () => {
 
     // Guest descriptors (compressed to DPL 3), IDT, TSS, data page.
     const slot = (i: number, access: number) => {
-      w32(STUB_FRAMES + StubOffset.gdt + i * 8, 0x0000ffff);
-      w32(STUB_FRAMES + StubOffset.gdt + i * 8 + 4, 0x00cf0000 | (access << 8));
+      const [lo, hi] = compressDescriptor(0x0000ffff, 0x00cf0000 | (access << 8), 3);
+      w32(STUB_FRAMES + gdtSlotOffset(i), lo);
+      w32(STUB_FRAMES + gdtSlotOffset(i) + 4, hi);
     };
-    slot(1, 0xfb);
-    slot(2, 0xf3);
+    slot(1, 0x9b);
+    slot(2, 0x93);
     slot(3, 0xfb);
     slot(4, 0xf3);
     w32(GUEST_IDT + 0x80 * 8, (0x08 << 16) | (H80 & 0xffff));

@@ -16,10 +16,12 @@ import { Ia32Cpu } from "../../cpu/src/index.js";
 import {
   CODE_PAGES,
   CoreRequest,
+  compressDescriptor,
   createStubImage,
   DataField,
   ExitReason,
   FrameField,
+  gdtSlotOffset,
   PAGE_SIZE,
   readStubCounters,
   relocate,
@@ -111,11 +113,12 @@ function world(base: number, code: Record<number, number[]>, virtualizationAssis
   mem.ram.set(createStubImage(base), base);
   // Guest descriptors in the stub's GDT slots, DPL 0 compressed to 3 (the core's job).
   const slot = (i: number, access: number) => {
-    w32(base + StubOffset.gdt + i * 8, 0x0000ffff);
-    w32(base + StubOffset.gdt + i * 8 + 4, 0x00cf0000 | (access << 8));
+    const [lo, hi] = compressDescriptor(0x0000ffff, 0x00cf0000 | (access << 8), 3);
+    w32(base + gdtSlotOffset(i), lo);
+    w32(base + gdtSlotOffset(i) + 4, hi);
   };
-  slot(1, 0xfb); // guest kernel code 0x08
-  slot(2, 0xf3); // guest kernel data 0x10
+  slot(1, 0x9b); // guest kernel code 0x08
+  slot(2, 0x93); // guest kernel data 0x10
   slot(3, 0xfb); // guest user code 0x18
   slot(4, 0xf3); // guest user data 0x20
   // The guest's own IDT and TSS, and the data page fields the core keeps.
