@@ -261,7 +261,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
       const ic = this.interrupts;
       // The controller's `pending` is the authority (it mirrors INTR); the pin itself only
       // makes the CPU look at every boundary while it is high.
-      if (ic !== null && ic.pending) {
+      if (ic?.pending) {
         const vector = ic.acknowledge();
         this.halted = false;
         if (!this.deliverEvent(vector, 0, false, KIND_EXTERNAL, this.pc)) {
