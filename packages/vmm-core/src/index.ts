@@ -6,6 +6,7 @@
  * detection, and the moves of the stub that `@pagurus/relocator` decides.
  */
 export { FrameAllocator } from "./frames.js";
+export { GuestMemoryView } from "./guest-memory.js";
 export { type GuestSpaceScan, scanGuestSpace } from "./guest-space.js";
 export { GuestTranslation } from "./guest-translation.js";
 export {

@@ -1,0 +1,152 @@
+// Two minimal boards for the monitor's tests: the same guest image run bare on an Ia32Cpu,
+// and under the monitor (machine CPU + virtual CPU + core). Guest I/O: port 0xE9 prints a
+// byte, port 0xF4 ends the run with that value, as QEMU's debugcon and isa-debug-exit do.
+import { IoPortMap, PhysicalMemoryMap } from "@pagurus/bus";
+import { Ia32Cpu } from "@pagurus/cpu";
+import { Mmu } from "@pagurus/mmu";
+import { type InterruptController, Reg, Seg } from "@pagurus/spec";
+import { GuestMemoryView, GuestTranslation, Monitor, type MonitorStats } from "../src/index.js";
+
+export const GUEST_RAM = 0x400000;
+const MONITOR_SIZE = 0x100000;
+const LOAD = 0x10000;
+
+export interface RunResult {
+  output: string;
+  exitCode: number | null;
+  /** Why the run ended: "exit", "shutdown", "fault", "limit". */
+  end: string;
+  regs: number[];
+  eflags: number;
+  instructions: number;
+  stats?: MonitorStats;
+  message?: string | null;
+}
+
+function guestIo(out: { text: string; exit: number | null }): IoPortMap {
+  const io = new IoPortMap();
+  io.register(0xe9, 1, {
+    read: () => 0xe9,
+    write: (_p, _s, v) => void (out.text += String.fromCharCode(v & 0xff)),
+  });
+  io.register(0xf4, 1, { read: () => 0xff, write: (_p, _s, v) => void (out.exit = v & 0xff) });
+  return io;
+}
+
+/** The state a Multiboot loader leaves: flat 32-bit protected mode, CPL 0, paging off. */
+function multibootState(cpu: Ia32Cpu): void {
+  cpu.setCr(0, 0x11);
+  const code = { selector: 0x08, base: 0, limit: 0xffffffff, access: 0xc09b };
+  const data = { selector: 0x10, base: 0, limit: 0xffffffff, access: 0xc093 };
+  cpu.setSegment(Seg.CS, code);
+  for (const seg of [Seg.DS, Seg.ES, Seg.SS, Seg.FS, Seg.GS] as const) cpu.setSegment(seg, data);
+  cpu.setReg(Reg.EAX, 0x2badb002);
+  cpu.setReg(Reg.EBX, 0x9000);
+  cpu.eflags = 0x2;
+  cpu.eip = LOAD;
+}
+
+function regsOf(cpu: Ia32Cpu): number[] {
+  return [0, 1, 2, 3, 4, 5, 6, 7].map((r) => cpu.getReg(r as 0));
+}
+
+export function runBare(image: Uint8Array, limit = 2_000_000): RunResult {
+  const memory = new PhysicalMemoryMap({ ramSize: GUEST_RAM });
+  memory.ram.set(image, LOAD);
+  const out = { text: "", exit: null as number | null };
+  const cpu = new Ia32Cpu({ memory, io: guestIo(out), translation: new Mmu(memory) });
+  multibootState(cpu);
+  let end = "limit";
+  while (cpu.instructionCount < limit) {
+    const reason = cpu.run({ instructions: 10_000 });
+    if (out.exit !== null) {
+      end = "exit";
+      break;
+    }
+    if (reason === "shutdown" || reason === "halt") {
+      end = reason;
+      break;
+    }
+  }
+  return {
+    output: out.text,
+    exitCode: out.exit,
+    end,
+    regs: regsOf(cpu),
+    eflags: cpu.eflags,
+    instructions: cpu.instructionCount,
+    message: cpu.shutdownReport,
+  };
+}
+
+export function runMonitored(image: Uint8Array, options: { seed?: number; limit?: number } = {}): RunResult {
+  const limit = options.limit ?? 20_000_000;
+  const host = new PhysicalMemoryMap({ ramSize: GUEST_RAM + MONITOR_SIZE });
+  host.ram.set(image, LOAD);
+  const out = { text: "", exit: null as number | null };
+  const guestMemory = new GuestMemoryView(host, GUEST_RAM);
+  const guestTranslation = new GuestTranslation(new Mmu(guestMemory));
+  const guest = new Ia32Cpu({ memory: guestMemory, io: guestIo(out), translation: guestTranslation });
+  multibootState(guest);
+  const noInterrupts: InterruptController = { pending: false, acknowledge: () => 0 };
+
+  let monitor: Monitor | null = null;
+  const machineIo = new IoPortMap();
+  const machine = new Ia32Cpu(
+    {
+      memory: host,
+      io: machineIo,
+      translation: new Mmu(host),
+      interrupts: {
+        get pending() {
+          return monitor?.machineInterrupts.pending ?? false;
+        },
+        acknowledge: () => monitor!.machineInterrupts.acknowledge(),
+      },
+    },
+    { virtualizationAssist: true },
+  );
+  monitor = new Monitor({
+    machine,
+    memory: host,
+    guest,
+    guestTranslation,
+    guestInterrupts: noInterrupts,
+    guestRamSize: GUEST_RAM,
+    monitorBase: GUEST_RAM,
+    monitorSize: MONITOR_SIZE,
+    seed: options.seed ?? 1,
+  });
+  machineIo.register(monitor.hostCallPort, 4, monitor.hostCallHandler, { name: "host call" });
+  monitor.start();
+
+  let end = "limit";
+  while (machine.instructionCount < limit) {
+    const before = machine.instructionCount;
+    const reason = machine.run({ instructions: 10_000 });
+    const status = monitor.service();
+    if (out.exit !== null) {
+      end = "exit";
+      break;
+    }
+    if (status === "fault" || status === "shutdown" || status === "halted") {
+      end = status;
+      break;
+    }
+    if (reason === "shutdown" || reason === "halt") {
+      end = `machine ${reason}: ${machine.shutdownReport ?? ""}`;
+      break;
+    }
+    monitor.poll(machine.instructionCount - before);
+  }
+  return {
+    output: out.text,
+    exitCode: out.exit,
+    end,
+    regs: regsOf(guest),
+    eflags: guest.eflags,
+    instructions: machine.instructionCount,
+    stats: monitor.stats(),
+    message: monitor.message,
+  };
+}
