@@ -27,9 +27,16 @@ function guestIo(out: { text: string; exit: number | null }): IoPortMap {
   const io = new IoPortMap();
   io.register(0xe9, 1, {
     read: () => 0xe9,
-    write: (_p, _s, v) => void (out.text += String.fromCharCode(v & 0xff)),
+    write: (_p, _s, v) => {
+      out.text += String.fromCharCode(v & 0xff);
+    },
   });
-  io.register(0xf4, 1, { read: () => 0xff, write: (_p, _s, v) => void (out.exit = v & 0xff) });
+  io.register(0xf4, 1, {
+    read: () => 0xff,
+    write: (_p, _s, v) => {
+      out.exit = v & 0xff;
+    },
+  });
   return io;
 }
 
