@@ -22,5 +22,5 @@ export const STUB_IMAGE_BASE64 =
 `;
 writeFileSync(join(pkg, "src", "image.generated.ts"), ts);
 const header = [];
-for (let i = 0; i < 56; i++) header.push(bytes.readUInt32LE(i * 4));
+for (let i = 0; i < 64; i++) header.push(bytes.readUInt32LE(i * 4));
 console.log(`stub: ${bytes.length} bytes; header: ${header.map((v) => `0x${v.toString(16)}`).join(" ")}`);

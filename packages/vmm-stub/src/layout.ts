@@ -37,13 +37,13 @@ export const StubOffset = {
   /** The data page: {@link DataField} and counters, then the stub's stack. */
   data: 0x4000,
   /** Where the trap code starts (every entry stub jumps here). */
-  commonEntry: 0xe0,
+  commonEntry: 0xe8,
   /** The host-call `OUT DX, EAX` (claim 8): EIP is this while vmm-core runs. */
-  hostCall: 0x67d,
+  hostCall: 0x6e4,
   /** The instruction after the host call. */
-  hostReturn: 0x67e,
+  hostReturn: 0x6e5,
   /** The path back to the guest (pending virtual interrupt, guest CR3, IRET). */
-  resume: 0x5fd,
+  resume: 0x65f,
   /** The saved guest state frame, {@link FrameField}: always here for a trap from the guest. */
   frame: 0x4fb4,
   /** TSS.ESP0: the top of the stub's stack (relative to SS0 = the monitor's data segment). */
@@ -139,6 +139,10 @@ export const DataField = {
   stubFaultEip: 0x406c,
   /** CR2 at the last #PF taken from the guest. */
   faultCr2: 0x4070,
+  /** stub: 0 while the trap itself is being handled, 1 once it is done (see {@link ExitReason}). */
+  phase: 0x4074,
+  /** stub: the vector a delivery after the trap attempted (pending or core-requested). */
+  deliverVector: 0x4078,
   /** core: 256 bits; bit v set = the stub reflects vector v to the guest itself (claim 7). */
   reflectBitmap: 0x4100,
   /** 256 dwords: stub-handled traps per vector. */
@@ -178,12 +182,18 @@ export const FRAME_SIZE = 76;
 export const ExitReason = {
   /** A trap the stub does not handle (claim 8): privileged instruction, I/O, #PF... */
   trap: 1,
-  /** The stub tried to reflect but the guest's gate or TSS does not allow it (the core raises what the guest expects). */
+  /** The stub tried to reflect the trap but the guest's gate or TSS does not allow it (the core raises what the guest expects); frame unchanged. */
   reflectFailed: 2,
-  /** Guest memory faulted while the stub reflected or decoded: the frame is the original trap. */
+  /** Guest memory faulted while the stub reflected or decoded the trap: the frame is the original trap, unchanged. */
   aborted: 3,
   /** The stub itself faulted (a monitor bug); it halts after the call. */
   stubFault: 4,
+  /**
+   * The trap itself is done (the frame is the guest's state after it), but delivering
+   * `deliverVector` afterwards failed or faulted: a pending virtual interrupt (then
+   * `pendingVector` is still set) or the core's `coreRequest`. The core delivers it itself.
+   */
+  deliveryFailed: 5,
 } as const;
 export type ExitReasonCode = (typeof ExitReason)[keyof typeof ExitReason];
 
@@ -262,6 +272,8 @@ export const STUB_HEADER: readonly (readonly [string, number])[] = Object.freeze
       "stubFaultVector",
       "stubFaultEip",
       "faultCr2",
+      "phase",
+      "deliverVector",
       "reflectBitmap",
       "stubCount",
       "coreCount",

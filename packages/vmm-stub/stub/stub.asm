@@ -73,6 +73,9 @@ EXIT_TRAP           equ 1           ; a trap the stub hands to the core as is
 EXIT_REFLECT_FAILED equ 2           ; the stub tried to reflect but the guest's IDT/TSS/stack forbids it
 EXIT_ABORTED        equ 3           ; a fault hit while the stub touched guest memory; redo in the core
 EXIT_STUB_FAULT     equ 4           ; the stub itself faulted outside a guest access: a monitor bug
+EXIT_DELIVERY_FAILED equ 5          ; the trap itself is done (the frame is the guest's state after
+                                    ; it), but delivering D_DELIVER_VECTOR (a pending virtual
+                                    ; interrupt or the core's request) failed or faulted
 
 ; What the core asks for when the host call returns (D_CORE_REQUEST).
 REQ_RESUME          equ 0
@@ -115,6 +118,8 @@ D_STUB_FAULTS       equ DATA_OFFSET + 0x64
 D_STUB_FAULT_VECTOR equ DATA_OFFSET + 0x68
 D_STUB_FAULT_EIP    equ DATA_OFFSET + 0x6C
 D_FAULT_CR2         equ DATA_OFFSET + 0x70  ; CR2 at the last #PF taken from the guest
+D_PHASE             equ DATA_OFFSET + 0x74  ; 0 while the trap itself is handled, 1 once it is done
+D_DELIVER_VECTOR    equ DATA_OFFSET + 0x78  ; the vector a delivery after the trap is attempting
 ; 0x80..0x9F: scratch of `reflect`.
 D_R_ERROR           equ DATA_OFFSET + 0x80
 D_R_FLAGS           equ DATA_OFFSET + 0x84
@@ -192,7 +197,7 @@ header:
     dd D_GUEST_TSS_BASE, D_GUEST_CR2, D_GUEST_TOUCH, D_EXIT_REASON
     dd D_CORE_REQUEST, D_CORE_REQUEST_VECTOR, D_CORE_REQUEST_ERROR
     dd D_STUB_HANDLED, D_CORE_HANDLED, D_WORLD_SWITCHES, D_REFLECT_ABORTS, D_VIRQ_DELIVERED
-    dd D_STUB_FAULTS, D_STUB_FAULT_VECTOR, D_STUB_FAULT_EIP, D_FAULT_CR2
+    dd D_STUB_FAULTS, D_STUB_FAULT_VECTOR, D_STUB_FAULT_EIP, D_FAULT_CR2, D_PHASE, D_DELIVER_VECTOR
     dd D_REFLECT_BITMAP, D_STUB_COUNT, D_CORE_COUNT
 header_end:
 
@@ -212,6 +217,7 @@ common_entry:
     mov es, ax
     cld
     mov ebp, esp                ; = FRAME_OFFSET: a trap from an outer ring starts at STACK_TOP
+    mov dword [D_PHASE], 0
     mov eax, [ebp + F_VECTOR]
     cmp eax, 14
     jne .not_pf
@@ -285,7 +291,21 @@ gp_entry:
     jc .guest_gp
     or dword [D_VFLAGS], EFL_IF
     inc dword [ebp + F_EIP]
-    jmp stub_done               ; resume delivers a pending virtual interrupt (claim 7)
+    ; STI holds interrupts off for one more instruction (SDM Vol. 2, STI). The one case where
+    ; delivering right away is visible is the idle idiom STI; HLT: bare, the CPU halts and the
+    ; interrupt wakes it with EIP after the HLT. So with an interrupt pending, step over a HLT.
+    cmp dword [D_PENDING_VECTOR], 0xFF
+    ja stub_done
+    mov eax, [ebp + F_CS]
+    call seg_base
+    jc stub_done
+    add eax, [ebp + F_EIP]
+    mov dword [D_GUEST_TOUCH], 1
+    cmp byte [es:eax], 0xF4
+    mov dword [D_GUEST_TOUCH], 0
+    jne stub_done
+    inc dword [ebp + F_EIP]
+    jmp stub_done               ; resume delivers the pending virtual interrupt (claim 7)
 .guest_gp:
     ; Bare, the guest would take #GP(0) here: give it to the guest's own handler.
     mov eax, 13
@@ -589,6 +609,7 @@ stub_done:
     mov eax, [ebp + F_VECTOR]
     and eax, 0xFF
     inc dword [D_STUB_COUNT + eax * 4]
+    mov dword [D_PHASE], 1      ; the trap is done: a fault from now on concerns a delivery
     ; fall through
 
 ; Back to the guest. First, claim 7: a pending virtual interrupt goes in as soon as the
@@ -599,6 +620,7 @@ resume:
     mov eax, [D_PENDING_VECTOR]
     cmp eax, 0xFF
     ja .enter                   ; -1: none
+    mov [D_DELIVER_VECTOR], eax
     xor ecx, ecx                ; external: no error code, no DPL check
     call reflect
     jc .pending_failed
@@ -606,7 +628,7 @@ resume:
     inc dword [D_VIRQ_DELIVERED]
     jmp resume
 .pending_failed:
-    mov eax, EXIT_REFLECT_FAILED ; D_PENDING_VECTOR still set tells the core which one
+    mov eax, EXIT_DELIVERY_FAILED ; D_PENDING_VECTOR is still set
     jmp world_switch
 .enter:
     call load_guest_cr3
@@ -640,6 +662,7 @@ world_switch:
 host_call:
     out dx, eax
 host_return:
+    mov dword [D_PHASE], 1      ; whatever the trap was, the core has dealt with it
     call load_guest_cr3
     mov eax, [D_CORE_REQUEST]
     test eax, eax
@@ -652,15 +675,18 @@ host_return:
 .no_error:
     mov eax, [D_CORE_REQUEST_VECTOR]
     mov ebx, [D_CORE_REQUEST_ERROR]
+    mov [D_DELIVER_VECTOR], eax
     call reflect
     jnc resume
-    mov eax, EXIT_REFLECT_FAILED
+    mov eax, EXIT_DELIVERY_FAILED
     jmp world_switch
 
 ; A trap taken inside the stub. While it touched guest memory (D_GUEST_TOUCH): the guest's
 ; stack, IDT, TSS or code is not reachable here (not present in the shadow tables, a bad
-; selector...), so drop this nested frame and give the original trap, untouched, to the core.
-; Otherwise the monitor is broken: report to the core and stop.
+; selector...), so drop this nested frame and give the frame, untouched since the last thing
+; that completed, to the core: the original trap (EXIT_ABORTED) or, once that was done, the
+; delivery it was attempting (EXIT_DELIVERY_FAILED). Otherwise the monitor is broken: report
+; to the core and stop.
 from_ring0:
     mov ax, SEL_MON_DATA
     mov ds, ax
@@ -673,6 +699,9 @@ from_ring0:
     mov esp, FRAME_OFFSET
     mov ebp, esp
     mov eax, EXIT_ABORTED
+    cmp dword [D_PHASE], 0
+    je world_switch
+    mov eax, EXIT_DELIVERY_FAILED
     jmp world_switch
 .stub_fault:
     inc dword [D_STUB_FAULTS]

@@ -131,6 +131,7 @@ function world(base: number, code: Record<number, number[]>, virtualizationAssis
   gate(0x82, H82, 0x8e); // interrupt gate, DPL 0
   gate(0x06, H06, 0x8e);
   gate(0x0d, H0D, 0x8e);
+  gate(0x83, H80, 0xef); // trap gate, DPL 3: the virtual IF stays 1
   w32(GUEST_TSS + 4, KSTACK);
   w32(GUEST_TSS + 8, 0x10);
   w32(base + DataField.guestIdtrBase, GUEST_IDT);
@@ -257,9 +258,10 @@ describe("the stub on Ia32Cpu", () => {
       [ExitReason.trap, 13, H80],
       [ExitReason.trap, 13, H82], // host call 2: HLT in the 0x82 handler
     ]);
-    // 0x82 was delivered after STI with EIP after STI, in the guest's kernel view (RPL 0).
+    // 0x82 was delivered after STI, in the guest's kernel view (RPL 0). STI; HLT with an
+    // interrupt pending: as bare, the interrupt "wakes" the HLT, EIP is after it.
     const gesp = w.frame("esp");
-    expect(w.r32(gesp)).toBe(H81 + 2);
+    expect(w.r32(gesp)).toBe(H81 + 3);
     expect(w.r32(gesp + 4)).toBe(0x08);
     expect(w.r32(gesp + 8) & 0x200).toBe(0x200);
     const c = w.counters();
@@ -344,6 +346,45 @@ describe("the stub on Ia32Cpu", () => {
     expect(esp).toBe(KSTACK - 24);
     expect([w.r32(esp), w.r32(esp + 4), w.r32(esp + 8), w.r32(esp + 16)]).toEqual([0, USER, 0x1b, USTACK]);
     expect(w.r32(w.stub + DataField.vflags) & 0x200).toBe(0); // cleared by the interrupt gate, not by CLI
+  });
+
+  it("STI not followed by HLT delivers a pending interrupt with EIP right after STI", () => {
+    const w = world(0x300000, { [USER]: [0xcd, 0x80], [H80]: [0xfb, 0x90, ...HLT], [H82]: [...HLT] });
+    w.w32(w.stub + DataField.pendingVector, 0x82);
+    expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
+    expect(w.calls.map((c) => c.eip)).toEqual([H82]);
+    expect(w.r32(w.frame("esp"))).toBe(H80 + 1);
+  });
+
+  it("a pending interrupt the guest's IDT cannot take after a handled trap: deliveryFailed, trap done", () => {
+    const w = world(0x300000, { [USER]: [0xcd, 0x83, ...HLT], [H80]: [...HLT] });
+    w.w32(w.stub + DataField.pendingVector, 0x90); // no gate for 0x90 in the guest's IDT
+    expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
+    expect(w.calls.map((c) => [c.reason, c.vector, c.eip])).toEqual([[ExitReason.deliveryFailed, 0x83, H80]]);
+    expect(w.r32(w.stub + DataField.deliverVector)).toBe(0x90);
+    expect(w.r32(w.stub + DataField.pendingVector)).toBe(0x90);
+    expect(w.r32(w.stub + DataField.vcpl)).toBe(0);
+    expect(w.counters()).toMatchObject({ stubHandled: 1, stubByVector: { 131: 1 } });
+  });
+
+  it("a fault while delivering after a handled trap reports deliveryFailed, not the trap again", () => {
+    const w = world(0x300000, { [USER]: [0xcd, 0x80], [H80]: [...HLT] });
+    w.setOnCall(() => {
+      if (w.calls.length > 1) return w.cpu.requestStop();
+      // The core handled the HLT and asks for 0x82, but leaves a bad stack selector in the
+      // frame (an empty GDT slot): the stub faults while pushing and must not redo the HLT.
+      w.setFrame("eip", w.frame("eip") + 1);
+      w.setFrame("ss", 0x3b);
+      w.w32(w.stub + DataField.coreRequest, CoreRequest.deliver);
+      w.w32(w.stub + DataField.coreRequestVector, 0x82);
+    });
+    expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
+    expect(w.calls.map((c) => [c.reason, c.vector, c.eip])).toEqual([
+      [ExitReason.trap, 13, H80],
+      [ExitReason.deliveryFailed, 13, H80 + 1],
+    ]);
+    expect(w.r32(w.stub + DataField.deliverVector)).toBe(0x82);
+    expect(w.counters().reflectAborts).toBe(1);
   });
 
   it("reflects a guest exception (#UD) with EIP at the faulting instruction", () => {
