@@ -34,6 +34,9 @@ const GUEST_PD = 0x101000;
 const PT_LOW = 0x102000; // guest identity map of 0..4 MiB (user pages)
 const PT_A = 0x103000;
 const PT_B = 0x104000;
+const USER_PD = 0x105000; // the guest's user-mode view: no kernel pages (DESIGN.md section 4)
+const PT_LOW_USER = 0x106000;
+const PROBE = 0x30000; // mapped to different frames in the two views
 const BASE_A = 0xffbfb000;
 const BASE_B = 0x00c03000;
 const GUEST_IDT = 0x10000;
@@ -105,7 +108,7 @@ describe("the stub on Ia32Cpu with paging", () => {
     // The stub's frames, and its mapping at `base` in both page directories (claim 4).
     mem.ram.set(createStubImage(BASE_A), STUB_FRAMES);
     const mapStub = (base: number, pt: number, present: boolean) => {
-      for (const pd of [VMM_PD, GUEST_PD]) w32(pd + (base >>> 22) * 4, pt | 0x3); // PDE: P, RW, supervisor
+      for (const pd of [VMM_PD, GUEST_PD, USER_PD]) w32(pd + (base >>> 22) * 4, pt | 0x3); // PDE: P, RW, supervisor
       for (let i = 0; i < STUB_PAGES; i++) {
         const pte = pt + (((base >>> 12) + i) & 0x3ff) * 4;
         w32(pte, present ? (STUB_FRAMES + i * PAGE_SIZE) | 0x3 : 0); // U/S = 0: supervisor-only (claim 6)
@@ -115,6 +118,14 @@ describe("the stub on Ia32Cpu with paging", () => {
     // The guest's own memory: 0..4 MiB identity, user pages (the stub's frames are above).
     w32(GUEST_PD, PT_LOW | 0x7);
     for (let i = 0; i < 1024; i++) w32(PT_LOW + i * 4, (i * PAGE_SIZE) | 0x7);
+    // The user view: the same, minus the kernel's stack and handler pages, and PROBE elsewhere.
+    w32(USER_PD, PT_LOW_USER | 0x7);
+    for (let i = 0; i < 1024; i++) w32(PT_LOW_USER + i * 4, (i * PAGE_SIZE) | 0x7);
+    w32(PT_LOW_USER + ((KSTACK - 1) >>> 12) * 4, 0);
+    w32(PT_LOW_USER + (H80 >>> 12) * 4, 0);
+    w32(PT_LOW_USER + (PROBE >>> 12) * 4, (PROBE + PAGE_SIZE) | 0x7);
+    w32(PROBE, 0x6b65726e); // what the kernel view sees
+    w32(PROBE + PAGE_SIZE, 0x75736572); // what the user view sees
 
     // Guest descriptors (compressed to DPL 3), IDT, TSS, data page.
     const slot = (i: number, access: number) => {
@@ -137,15 +148,15 @@ describe("the stub on Ia32Cpu with paging", () => {
     w32(data("vflags"), 0x200);
     w32(data("vmmCr3"), VMM_PD);
     w32(data("shadowCr3Kernel"), GUEST_PD);
-    w32(data("shadowCr3User"), GUEST_PD);
-    // User: int 0x80; mov eax, [BASE_A] (reads the stub: #PF into the monitor); ...
-    // Kernel handler: iret.
-    const user = [0xcd, 0x80, 0xa1, ...le32(BASE_A), 0xcd, 0x80, 0xf4];
+    w32(data("shadowCr3User"), USER_PD);
+    // User: int 0x80; mov ebx, [PROBE]; mov eax, [BASE_A] (reads the stub: #PF into the
+    // monitor); int 0x80; hlt. Kernel handler: iret.
+    const user = [0xcd, 0x80, 0x8b, 0x1d, ...le32(PROBE), 0xa1, ...le32(BASE_A), 0xcd, 0x80, 0xf4];
     mem.ram.set(user, USER);
     mem.ram.set([0xcf], H80);
 
     const r = relocate(BASE_A);
-    cpu.setCr(3, GUEST_PD);
+    cpu.setCr(3, USER_PD);
     cpu.setCr(0, 0x80010011); // PG, WP, ET, PE
     cpu.gdtr = r.gdtr;
     cpu.idtr = r.idtr;
@@ -167,7 +178,10 @@ describe("the stub on Ia32Cpu with paging", () => {
     //    user, present) and goes to the core in the VMM's address space.
     expect(cpu.run({ instructions: 10_000 })).toBe("stop");
     expect(calls).toEqual([{ reason: ExitReason.trap, vector: 14, error: 5, cr3: VMM_PD, csBase: BASE_A }]);
-    expect(frame("eip")).toBe(USER + 2);
+    // The handler ran in the kernel view (its page is absent from the user view), the user
+    // code after IRET in the user view again (it read the user view's PROBE).
+    expect(frame("eip")).toBe(USER + 8);
+    expect(frame("ebx")).toBe(0x75736572);
     expect(r32(data("faultCr2"))).toBe(BASE_A);
     expect(readStubCounters((o) => r32(STUB_FRAMES + o))).toMatchObject({
       stubHandled: 2,
@@ -198,6 +212,7 @@ describe("the stub on Ia32Cpu with paging", () => {
     cpu.flushTlb();
     // The guest now owns BASE_A: give it a page there holding a known value.
     w32(GUEST_PD + (BASE_A >>> 22) * 4, 0x3ff000 | 0x7);
+    w32(USER_PD + (BASE_A >>> 22) * 4, 0x3ff000 | 0x7);
     for (let i = 0; i < 1024; i++) w32(0x3ff000 + i * 4, 0);
     w32(0x3ff000 + ((BASE_A >>> 12) & 0x3ff) * 4, 0x3fe000 | 0x7);
     w32(0x3fe000, 0xc0ffee);
