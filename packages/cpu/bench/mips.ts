@@ -65,6 +65,12 @@ cpu.setReg(Reg.ESP, 0x80000);
 const n = Number(process.argv[2] ?? 50_000_000);
 cpu.run({ instructions: 2_000_000 });
 const t0 = performance.now();
+const c0 = process.cpuUsage();
 cpu.run({ instructions: n });
 const dt = (performance.now() - t0) / 1000;
-console.log(`${(n / dt / 1e6).toFixed(1)} MIPS (${n} instructions in ${dt.toFixed(2)} s)`);
+const cu = process.cpuUsage(c0);
+const ct = (cu.user + cu.system) / 1e6;
+// CPU time is the fairer figure on a shared machine; wall time is what a user sees.
+console.log(
+  `${(n / ct / 1e6).toFixed(1)} MIPS by CPU time, ${(n / dt / 1e6).toFixed(1)} MIPS by wall time (${n} instructions)`,
+);

@@ -342,6 +342,8 @@ export class CpuCore {
 
   /** Condition code cc (the low nibble of Jcc/SETcc/CMOVcc; SDM Vol. 1, B.1). */
   cond(cc: number): boolean {
+    if ((cc & 0xe) === 4 && this.lop !== LF_NONE)
+      return ((this.lres & this.lmask) === 0) !== ((cc & 1) !== 0);
     let r: boolean;
     switch (cc >> 1) {
       case 0:
@@ -819,7 +821,11 @@ export class CpuCore {
   decodeModrm(): void {
     const m = this.fetch8();
     this.modrm = m;
-    if (m >= 0xc0) return;
+    if (m < 0xc0) this.decodeEA(m);
+  }
+
+  /** The memory operand of ModRM byte `m` (mod != 3) into eaSeg/eaOff (SDM Vol. 2, 2.1.5). */
+  decodeEA(m: number): void {
     const mod = m >> 6;
     const rm = m & 7;
     let seg = DS;

@@ -36,6 +36,10 @@ import { KIND_EXCEPTION, KIND_SOFTWARE, SystemCpu } from "./system.js";
 
 const MIN = -0x80000000;
 
+/** Prefix bytes: 26 2E 36 3E 64 65 66 67 F0 F2 F3. */
+const IS_PREFIX = new Uint8Array(256);
+for (const p of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) IS_PREFIX[p] = 1;
+
 function signExtend8(v: number): number {
   return (v << 24) >> 24;
 }
@@ -572,9 +576,103 @@ export class Interpreter extends SystemCpu {
     this.os32 = d;
     this.as32 = d;
     this.segOvr = -1;
+    const op = this.fetch8();
+    if (IS_PREFIX[op] !== 0) this.stepPrefixed(op);
+    else if (!d || !this.executeHot(op)) this.execute(op, 0);
+  }
+
+  /**
+   * The hottest 32-bit forms in a small function V8 compiles well (and may inline into the
+   * run loop); returns false for anything else, which `execute` then handles in full.
+   */
+  executeHot(op: number): boolean {
+    const r = this.regs;
+    switch (op) {
+      case 0x01:
+      case 0x29:
+      case 0x31:
+      case 0x39: {
+        const m = this.fetch8();
+        if (m < 0xc0) {
+          this.pc = (this.pc - 1) | 0;
+          return false;
+        }
+        const a = r[m & 7];
+        const b = r[(m >> 3) & 7];
+        if (op === 0x01) {
+          const res = (a + b) | 0;
+          r[m & 7] = res;
+          this.setLazy32(LF_ADD, res, a, b);
+        } else if (op === 0x31) {
+          const res = a ^ b;
+          r[m & 7] = res;
+          this.setLazy32(LF_LOGIC, res, 0, 0);
+        } else {
+          const res = (a - b) | 0;
+          if (op === 0x29) r[m & 7] = res;
+          this.setLazy32(LF_SUB, res, a, b);
+        }
+        return true;
+      }
+      case 0x40:
+      case 0x41:
+      case 0x42:
+      case 0x43:
+      case 0x45:
+      case 0x46:
+      case 0x47: {
+        const v = r[op & 7];
+        this.keepCF();
+        const res = (v + 1) | 0;
+        r[op & 7] = res;
+        this.setLazy32(LF_INC, res, v, 1);
+        return true;
+      }
+      case 0x48:
+      case 0x49:
+      case 0x4a:
+      case 0x4b:
+      case 0x4d:
+      case 0x4e:
+      case 0x4f: {
+        const v = r[op & 7];
+        this.keepCF();
+        const res = (v - 1) | 0;
+        r[op & 7] = res;
+        this.setLazy32(LF_DEC, res, v, 1);
+        return true;
+      }
+      case 0x74:
+      case 0x75: {
+        const rel = (this.fetch8() << 24) >> 24;
+        const z = this.lop !== 0 ? (this.lres & this.lmask) === 0 : (this.flagsv & 0x40) !== 0;
+        if (z === (op === 0x74)) this.jumpNear((this.pc + rel) | 0);
+        return true;
+      }
+      case 0xeb: {
+        const rel = (this.fetch8() << 24) >> 24;
+        this.jumpNear((this.pc + rel) | 0);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  setLazy32(kind: number, res: number, op1: number, op2: number): void {
+    this.lop = kind;
+    this.lsz = 32;
+    this.lmask = -1;
+    this.lres = res;
+    this.lop1 = op1;
+    this.lop2 = op2;
+  }
+
+  /** The slow path of step(): prefixes (SDM Vol. 2, 2.1.1). */
+  stepPrefixed(op: number): void {
+    const d = this.csD;
     let rep = 0;
     let lock = false;
-    let op = this.fetch8();
     let prefixes = 0;
     for (;;) {
       switch (op) {
@@ -699,7 +797,15 @@ export class Interpreter extends SystemCpu {
       case 0x29:
       case 0x31:
       case 0x39: {
-        this.decodeModrm();
+        const m = this.fetch8();
+        if (m >= 0xc0 && this.os32) {
+          // register, register: the common case without ModRM bookkeeping
+          const res = this.alu(op >> 3, 32, r[m & 7], r[(m >> 3) & 7]);
+          if (op !== 0x39) r[m & 7] = res;
+          return;
+        }
+        this.modrm = m;
+        if (m < 0xc0) this.decodeEA(m);
         if (op !== 0x39) this.rmwCheck(this.os32 ? 4 : 2);
         if (this.os32) {
           const a = this.readE32();
@@ -734,8 +840,15 @@ export class Interpreter extends SystemCpu {
       case 0x2b:
       case 0x33:
       case 0x3b: {
-        this.decodeModrm();
-        const reg = (this.modrm >> 3) & 7;
+        const m = this.fetch8();
+        if (m >= 0xc0 && this.os32) {
+          const res = this.alu(op >> 3, 32, r[(m >> 3) & 7], r[m & 7]);
+          if (op !== 0x3b) r[(m >> 3) & 7] = res;
+          return;
+        }
+        this.modrm = m;
+        if (m < 0xc0) this.decodeEA(m);
+        const reg = (m >> 3) & 7;
         if (this.os32) {
           const res = this.alu(op >> 3, 32, r[reg], this.readE32());
           if (op !== 0x3b) r[reg] = res;
@@ -973,20 +1086,36 @@ export class Interpreter extends SystemCpu {
         this.decodeModrm();
         this.writeE8(this.getReg8((this.modrm >> 3) & 7));
         return;
-      case 0x89:
-        this.decodeModrm();
-        if (this.os32) this.writeE32(r[(this.modrm >> 3) & 7]);
-        else this.writeE16(r[(this.modrm >> 3) & 7]);
+      case 0x89: {
+        const m = this.fetch8();
+        this.modrm = m;
+        if (m >= 0xc0) {
+          if (this.os32) r[m & 7] = r[(m >> 3) & 7];
+          else this.setReg16(m & 7, r[(m >> 3) & 7]);
+          return;
+        }
+        this.decodeEA(m);
+        if (this.os32) this.wr32(this.eaSeg, this.eaOff, r[(m >> 3) & 7]);
+        else this.wr16(this.eaSeg, this.eaOff, r[(m >> 3) & 7]);
         return;
+      }
       case 0x8a:
         this.decodeModrm();
         this.setReg8((this.modrm >> 3) & 7, this.readE8());
         return;
-      case 0x8b:
-        this.decodeModrm();
-        if (this.os32) r[(this.modrm >> 3) & 7] = this.readE32();
-        else this.setReg16((this.modrm >> 3) & 7, this.readE16());
+      case 0x8b: {
+        const m = this.fetch8();
+        this.modrm = m;
+        if (m >= 0xc0) {
+          if (this.os32) r[(m >> 3) & 7] = r[m & 7];
+          else this.setReg16((m >> 3) & 7, r[m & 7]);
+          return;
+        }
+        this.decodeEA(m);
+        if (this.os32) r[(m >> 3) & 7] = this.rd32(this.eaSeg, this.eaOff);
+        else this.setReg16((m >> 3) & 7, this.rd16(this.eaSeg, this.eaOff));
         return;
+      }
       case 0x8c: {
         this.decodeModrm();
         const sreg = (this.modrm >> 3) & 7;
