@@ -33,4 +33,12 @@ export {
   type RelocatorStats,
 } from "./relocator.js";
 export { SeededRandom, type SeededRandomState } from "./rng.js";
-export { GuestSpace, type GuestSpaceState, PAGE_COUNT, type PageRange } from "./space.js";
+export {
+  GuestSpace,
+  type GuestSpaceState,
+  PAGE_COUNT,
+  type PageRange,
+  type ReadPhysical32,
+  refreshPde,
+  spaceFromPageDirectory,
+} from "./space.js";

@@ -181,3 +181,41 @@ export class GuestSpace implements Snapshottable<GuestSpaceState> {
     for (const [first, count] of state.mapped) this.map(first, count);
   }
 }
+
+/** Reads a dword of guest-physical memory (the guest's page directory and tables). */
+export type ReadPhysical32 = (physical: number) => number;
+
+/**
+ * Re-derives the 1024 pages that page-directory entry `index` of the directory at `pdBase`
+ * covers (SDM Vol. 3A, 4.3: a present PDE with PS = 1, when `pse`, maps a 4 MiB page; otherwise
+ * it points to a page table whose present PTEs map 4 KiB pages). The core calls it after a
+ * guest write to a PDE or to a page table it found write-protected (claim 5); for a single PTE
+ * write, `space.setRange(page, 1, (pte & 1) === 1)` is enough.
+ */
+export function refreshPde(
+  space: GuestSpace,
+  read32: ReadPhysical32,
+  pdBase: number,
+  index: number,
+  pse: boolean,
+): void {
+  const first = index << 10;
+  const pde = read32(((pdBase & ~0xfff) + index * 4) >>> 0);
+  if ((pde & 1) === 0) {
+    space.setRange(first, 1024, false);
+    return;
+  }
+  if (pse && pde & 0x80) {
+    space.setRange(first, 1024, true);
+    return;
+  }
+  const pt = (pde & ~0xfff) >>> 0;
+  for (let i = 0; i < 1024; i++) space.setRange(first + i, 1, (read32(pt + i * 4) & 1) === 1);
+}
+
+/** The space a guest page directory maps (after a CR3 load or enabling paging, claim 5). */
+export function spaceFromPageDirectory(read32: ReadPhysical32, pdBase: number, pse: boolean): GuestSpace {
+  const space = new GuestSpace();
+  for (let i = 0; i < 1024; i++) refreshPde(space, read32, pdBase, i, pse);
+  return space;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GuestSpace, PAGE_COUNT, SeededRandom } from "../src/index.js";
+import { GuestSpace, PAGE_COUNT, refreshPde, SeededRandom, spaceFromPageDirectory } from "../src/index.js";
 
 describe("GuestSpace", () => {
   it("agrees with a naive model under random map/unmap operations", () => {
@@ -91,5 +91,36 @@ describe("SeededRandom", () => {
     for (let i = 0; i < 20000; i++) buckets[rng.below(10)]++;
     for (const n of buckets) expect(Math.abs(n - 2000)).toBeLessThan(200);
     expect(() => rng.below(0)).toThrow(RangeError);
+  });
+});
+
+describe("spaceFromPageDirectory / refreshPde (SDM 4.3)", () => {
+  const mem = new Map<number, number>();
+  const read32 = (a: number) => mem.get(a) ?? 0;
+  const PD = 0x1000;
+  const PT = 0x2000;
+  mem.set(PD + 0 * 4, PT | 1); // PDE 0 -> page table
+  mem.set(PT + 5 * 4, 0x5000 | 1); // page 5 present
+  mem.set(PT + 6 * 4, 0x6000); // page 6 not present
+  mem.set(PD + 0x300 * 4, 0xc0000000 | 0x80 | 1); // PDE 0x300: a 4 MiB page
+  mem.set(PD + 0x301 * 4, 0x80); // not present, PS set: nothing
+
+  it("maps present PTEs and 4 MiB pages (only with PSE)", () => {
+    const space = spaceFromPageDirectory(read32, PD, true);
+    expect(space.mappedRanges()).toEqual([
+      { first: 5, count: 1 },
+      { first: 0x300 << 10, count: 1024 },
+    ]);
+    // Without CR4.PSE the PS bit is ignored: PDE 0x300 points to a "page table" at 0xC0000000.
+    expect(spaceFromPageDirectory(read32, PD, false).mappedPages).toBe(1);
+  });
+
+  it("refreshPde re-derives one 4 MiB slice after a guest write", () => {
+    const space = spaceFromPageDirectory(read32, PD, true);
+    mem.set(PD + 0x300 * 4, 0);
+    mem.set(PT + 6 * 4, 0x6000 | 1);
+    refreshPde(space, read32, PD, 0x300, true);
+    refreshPde(space, read32, PD, 0, true);
+    expect(space.mappedRanges()).toEqual([{ first: 5, count: 2 }]);
   });
 });
