@@ -48,6 +48,11 @@ export class FrameAllocator {
     return address >= this.base && address < this.base + this.size;
   }
 
+  /** Frames that can still be allocated. */
+  get available(): number {
+    return (this.base + this.size - this.next) / PAGE_SIZE + this.free.length;
+  }
+
   get framesInUse(): number {
     return this.inUse;
   }

@@ -387,19 +387,19 @@ export class Monitor {
       );
       return;
     }
-    if (reason === ExitReason.reflectFailed && this.readData(DataField.pendingVector) !== NO_VECTOR) {
-      // A virtual interrupt the stub could not deliver: the virtual CPU does it as hardware would.
-      const pending = this.readData(DataField.pendingVector);
-      this.writeData(DataField.pendingVector, NO_VECTOR);
-      this.onVirtualCpu(() => this.guest.injectEvent(pending, null, "external"));
-      return;
-    }
     const request = this.requested;
     this.requested = null;
-    if (reason !== ExitReason.trap && request !== null) {
-      // The stub could not deliver what the core asked for (the guest's IDT, TSS or stack
-      // is not reachable from the shadow yet): the virtual CPU delivers it, as hardware would.
-      this.onVirtualCpu(() => this.guest.injectEvent(request.vector, request.error, "exception"));
+    if (reason === ExitReason.deliveryFailed) {
+      // The trap itself is done; what failed is the delivery the stub attempted after it (a
+      // request of the core's, or a pending virtual interrupt): the guest's IDT, TSS or stack
+      // is not reachable from the shadow yet. The virtual CPU delivers it, as hardware would.
+      const pending = this.readData(DataField.pendingVector);
+      if (request !== null) {
+        this.onVirtualCpu(() => this.guest.injectEvent(request.vector, request.error, "exception"));
+      } else if (pending !== NO_VECTOR) {
+        this.writeData(DataField.pendingVector, NO_VECTOR);
+        this.onVirtualCpu(() => this.guest.injectEvent(pending, null, "external"));
+      }
       return;
     }
     if (vector === KICK_VECTOR && this.kickAcknowledged) {

@@ -122,6 +122,8 @@ export class ShadowPaging {
   resolve(linear: number, write: boolean, guest: GuestPaging, view: ShadowView): ShadowFault {
     linear >>>= 0;
     if (this.stubPages.has(linear >>> 12)) return { kind: "stub", linear };
+    // Out of frames: drop every shadow and rebuild on demand (the simplest replacement).
+    if (this.frames.available < 8) this.flushAll();
     const space = this.space(guest);
     const user = view === ShadowView.User;
     const accessBits = (write ? PageFaultError.Write : 0) | (user ? PageFaultError.User : 0);
@@ -187,6 +189,13 @@ export class ShadowPaging {
       linear,
       (frame | Pte.P | Pte.US | Pte.A | Pte.D | (shadowWritable ? Pte.RW : 0)) >>> 0,
     );
+    // Neighbours the guest has already used can be mapped now instead of faulting one by one:
+    // a whole 4 MiB page once its Accessed bit is set, or the PTEs of this table with A set.
+    if (pteAddress < 0 && pdeAddress >= 0) {
+      this.prefillLarge(space, view, linear, this.readGuest(pdeAddress));
+    } else if (pteAddress >= 0) {
+      this.prefillTable(space, view, linear, this.readGuest(pdeAddress));
+    }
     this.filled++;
     return FILLED;
   }
@@ -196,6 +205,43 @@ export class ShadowPaging {
     let n = 0;
     for (const space of this.spaces.values()) n += 2 + space.pts[0].size + space.pts[1].size;
     return n;
+  }
+
+  /** Maps the rest of a guest 4 MiB page whose PDE is accessed (SDM 4.8: one A/D pair for the page). */
+  private prefillLarge(space: ShadowSpace, view: ShadowView, linear: number, pde: number): void {
+    if ((pde & Pte.A) === 0) return;
+    const user = view === ShadowView.User;
+    if (user && (pde & Pte.US) === 0) return;
+    const writable = (pde & Pte.RW) !== 0 && (pde & Pte.D) !== 0;
+    const slot = linear & LARGE_FRAME_MASK;
+    const frameBase = pde & LARGE_FRAME_MASK;
+    for (let i = 0; i < 1024; i++) {
+      const page = (slot | (i << 12)) >>> 0;
+      const frame = (frameBase | (i << 12)) >>> 0;
+      if (frame >= this.guestRamSize || this.stubPages.has(page >>> 12)) continue;
+      const rw = writable && !this.tableFrames.has(frame) ? Pte.RW : 0;
+      this.setPte(space, view, page, (frame | Pte.P | Pte.US | Pte.A | Pte.D | rw) >>> 0);
+    }
+  }
+
+  /** Maps the entries of a guest page table that the guest has already accessed. */
+  private prefillTable(space: ShadowSpace, view: ShadowView, linear: number, pde: number): void {
+    const user = view === ShadowView.User;
+    if (user && (pde & Pte.US) === 0) return;
+    const pt = pde & FRAME_MASK;
+    if (pt >= this.guestRamSize) return;
+    const pdeWritable = (pde & Pte.RW) !== 0;
+    const slot = linear & LARGE_FRAME_MASK;
+    for (let i = 0; i < 1024; i++) {
+      const pte = this.memory.read32(pt + i * 4);
+      if ((pte & (Pte.P | Pte.A)) !== (Pte.P | Pte.A)) continue;
+      if (user && (pte & Pte.US) === 0) continue;
+      const page = (slot | (i << 12)) >>> 0;
+      const frame = (pte & FRAME_MASK) >>> 0;
+      if (frame >= this.guestRamSize || this.stubPages.has(page >>> 12)) continue;
+      const rw = pdeWritable && (pte & (Pte.RW | Pte.D)) === (Pte.RW | Pte.D) && !this.tableFrames.has(frame);
+      this.setPte(space, view, page, (frame | Pte.P | Pte.US | Pte.A | Pte.D | (rw ? Pte.RW : 0)) >>> 0);
+    }
   }
 
   private space(guest: GuestPaging): ShadowSpace {

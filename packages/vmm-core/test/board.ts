@@ -7,8 +7,8 @@ import { Mmu } from "@pagurus/mmu";
 import { type InterruptController, Reg, Seg } from "@pagurus/spec";
 import { GuestMemoryView, GuestTranslation, Monitor, type MonitorStats } from "../src/index.js";
 
-export const GUEST_RAM = 0x400000;
-const MONITOR_SIZE = 0x100000;
+export const GUEST_RAM = 0x4000000; // 64 MiB, as the scenario kernels need
+const MONITOR_SIZE = 0x800000;
 const LOAD = 0x10000;
 
 export interface RunResult {
@@ -25,12 +25,14 @@ export interface RunResult {
 
 function guestIo(out: { text: string; exit: number | null }): IoPortMap {
   const io = new IoPortMap();
-  io.register(0xe9, 1, {
-    read: () => 0xe9,
-    write: (_p, _s, v) => {
-      out.text += String.fromCharCode(v & 0xff);
+  const print = {
+    read: (port: number) => (port === 0x3fd ? 0x60 : 0), // COM1 LSR: THR empty, transmitter idle
+    write: (port: number, _s: number, v: number) => {
+      if (port === 0xe9 || port === 0x3f8) out.text += String.fromCharCode(v & 0xff);
     },
-  });
+  };
+  io.register(0xe9, 1, print);
+  io.register(0x3f8, 8, print, { sizes: [1] });
   io.register(0xf4, 1, {
     read: () => 0xff,
     write: (_p, _s, v) => {
@@ -40,8 +42,30 @@ function guestIo(out: { text: string; exit: number | null }): IoPortMap {
   return io;
 }
 
+/** A guest image: a flat binary loaded at 0x10000, or an ELF32 kernel loaded by its program headers. */
+function load(ram: Uint8Array, image: Uint8Array): number {
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  if (view.getUint32(0, false) !== 0x7f454c46) {
+    ram.set(image, LOAD);
+    return LOAD;
+  }
+  const phoff = view.getUint32(28, true);
+  const phentsize = view.getUint16(42, true);
+  for (let i = 0; i < view.getUint16(44, true); i++) {
+    const at = phoff + i * phentsize;
+    if (view.getUint32(at, true) !== 1) continue; // PT_LOAD
+    const offset = view.getUint32(at + 4, true);
+    const paddr = view.getUint32(at + 12, true);
+    const filesz = view.getUint32(at + 16, true);
+    const memsz = view.getUint32(at + 20, true);
+    ram.set(image.subarray(offset, offset + filesz), paddr);
+    ram.fill(0, paddr + filesz, paddr + memsz);
+  }
+  return view.getUint32(24, true);
+}
+
 /** The state a Multiboot loader leaves: flat 32-bit protected mode, CPL 0, paging off. */
-function multibootState(cpu: Ia32Cpu): void {
+function multibootState(cpu: Ia32Cpu, entry: number): void {
   cpu.setCr(0, 0x11);
   const code = { selector: 0x08, base: 0, limit: 0xffffffff, access: 0xc09b };
   const data = { selector: 0x10, base: 0, limit: 0xffffffff, access: 0xc093 };
@@ -50,19 +74,19 @@ function multibootState(cpu: Ia32Cpu): void {
   cpu.setReg(Reg.EAX, 0x2badb002);
   cpu.setReg(Reg.EBX, 0x9000);
   cpu.eflags = 0x2;
-  cpu.eip = LOAD;
+  cpu.eip = entry;
 }
 
 function regsOf(cpu: Ia32Cpu): number[] {
   return [0, 1, 2, 3, 4, 5, 6, 7].map((r) => cpu.getReg(r as 0));
 }
 
-export function runBare(image: Uint8Array, limit = 2_000_000): RunResult {
+export function runBare(image: Uint8Array, limit = 200_000_000): RunResult {
   const memory = new PhysicalMemoryMap({ ramSize: GUEST_RAM });
-  memory.ram.set(image, LOAD);
+  const entry = load(memory.ram, image);
   const out = { text: "", exit: null as number | null };
   const cpu = new Ia32Cpu({ memory, io: guestIo(out), translation: new Mmu(memory) });
-  multibootState(cpu);
+  multibootState(cpu, entry);
   let end = "limit";
   while (cpu.instructionCount < limit) {
     const reason = cpu.run({ instructions: 10_000 });
@@ -87,14 +111,14 @@ export function runBare(image: Uint8Array, limit = 2_000_000): RunResult {
 }
 
 export function runMonitored(image: Uint8Array, options: { seed?: number; limit?: number } = {}): RunResult {
-  const limit = options.limit ?? 20_000_000;
+  const limit = options.limit ?? 400_000_000;
   const host = new PhysicalMemoryMap({ ramSize: GUEST_RAM + MONITOR_SIZE });
-  host.ram.set(image, LOAD);
+  const entry = load(host.ram, image);
   const out = { text: "", exit: null as number | null };
   const guestMemory = new GuestMemoryView(host, GUEST_RAM);
   const guestTranslation = new GuestTranslation(new Mmu(guestMemory));
   const guest = new Ia32Cpu({ memory: guestMemory, io: guestIo(out), translation: guestTranslation });
-  multibootState(guest);
+  multibootState(guest, entry);
   const noInterrupts: InterruptController = { pending: false, acknowledge: () => 0 };
 
   let monitor: Monitor | null = null;
