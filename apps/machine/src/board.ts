@@ -70,6 +70,8 @@ export type MachineExit =
   | { readonly kind: "halted" }
   /** HLT with interrupts enabled but no timer armed: only host input (serial) could wake it. */
   | { readonly kind: "idle" }
+  /** The CPU stayed halted for {@link RunLimits.maxHaltedTicks}; timers are still armed, run again. */
+  | { readonly kind: "waiting" }
   /** The instruction limit given to {@link Machine.run} was reached. */
   | { readonly kind: "instruction-limit" }
   /** The CPU stopped on something it does not implement. */
@@ -78,6 +80,12 @@ export type MachineExit =
 export interface RunLimits {
   /** Stop after this many instructions in total since the machine was built. */
   maxInstructions?: number;
+  /**
+   * Return "waiting" once the CPU has been halted this many clock ticks in this call (default:
+   * never). Virtual time skips ahead while halted, so without it a guest that HLTs with timers
+   * armed but no interrupt unmasked keeps {@link Machine.run} busy forever, as it would QEMU.
+   */
+  maxHaltedTicks?: number;
 }
 
 /** Counts for `--stats`. */
@@ -301,16 +309,20 @@ export class Machine {
     const start = performance.now();
     const startCount = this.cpu.instructionCount;
     try {
-      return this.loop(limits.maxInstructions ?? Number.POSITIVE_INFINITY);
+      return this.loop(
+        limits.maxInstructions ?? Number.POSITIVE_INFINITY,
+        limits.maxHaltedTicks ?? Number.POSITIVE_INFINITY,
+      );
     } finally {
       this.stats.instructions += this.cpu.instructionCount - startCount;
       this.stats.runMilliseconds += performance.now() - start;
     }
   }
 
-  private loop(maxInstructions: number): MachineExit {
+  private loop(maxInstructions: number, maxHaltedTicks: number): MachineExit {
     const cpu = this.cpu;
     const clock = this.clock;
+    let halted = 0;
     for (;;) {
       if (this.exit !== null) return this.exit;
       const left = maxInstructions - cpu.instructionCount;
@@ -332,7 +344,10 @@ export class Machine {
           const next = clock.nextDeadline;
           if (next === Number.POSITIVE_INFINITY) return { kind: "idle" };
           // Nothing runs while halted: jump to the next timer, which may raise an IRQ.
-          clock.advance(Math.max(0, next - clock.now));
+          const skip = Math.max(0, next - clock.now);
+          halted += skip;
+          if (halted > maxHaltedTicks) return { kind: "waiting" };
+          clock.advance(skip);
           continue;
         }
         case "shutdown": {

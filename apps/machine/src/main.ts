@@ -296,9 +296,10 @@ async function runKernel(
     // Run in slices so stdin's events get through between them.
     for (;;) {
       const limit = Math.min(o.maxInstructions, machine.cpu.instructionCount + 20_000_000);
-      exit = machine.run({ maxInstructions: limit });
+      // Give the host a turn every 20M instructions and every 100 ms of halted guest time.
+      exit = machine.run({ maxInstructions: limit, maxHaltedTicks: machine.clock.frequency / 10 });
       flush();
-      if (exit.kind === "instruction-limit" && limit < o.maxInstructions) {
+      if ((exit.kind === "instruction-limit" && limit < o.maxInstructions) || exit.kind === "waiting") {
         await new Promise((r) => setImmediate(r));
         continue;
       }
