@@ -414,11 +414,9 @@ export class CpuCore {
     const pe = (this.cr0 & CR0_PE) !== 0;
     if (!pe) {
       // Real mode: the cached limit still applies (that is what makes unreal mode work).
-    } else if (
-      (seg !== CS && (this.segSel[seg] & 0xfffc) === 0) ||
-      (acc & ACC_S) === 0 ||
-      (acc & ACC_P) === 0
-    ) {
+    } else if ((acc & ACC_S) === 0 || (acc & ACC_P) === 0) {
+      // Unusable: loading a null selector in protected mode leaves access = 0. A selector 0
+      // loaded in real mode stays usable after CR0.PE is set, as on hardware.
       readable = false;
       writable = false;
     } else if (acc & 8) {

@@ -654,6 +654,8 @@ export class Interpreter extends SystemCpu {
         this.jumpNear((this.pc + rel) | 0);
         return true;
       }
+      case 0x90:
+        return true;
       default:
         return false;
     }

@@ -90,6 +90,20 @@ describe("exceptions: vectors, error codes, frames", () => {
     expect(frame(t, true).code).toBe(0x48);
   });
 
+  it("a null selector loads fine but any access through it is #GP(0)", () => {
+    const s = sysCpu(
+      `xor eax, eax
+       mov es, ax
+    fault: mov [es:0x2000], eax
+       hlt
+    h: hlt`,
+      { [Exception.GP]: { label: "h" } },
+    );
+    s.cpu.run({ instructions: 100 });
+    expect(frame(s, true).code).toBe(0);
+    expect(frame(s, true).eip).toBe(s.sym("fault"));
+  });
+
   it("#UD for UD2, LOCK on a register operand and LEA with a register", () => {
     for (const insn of ["ud2", "lock add eax, ebx", "db 0x8d, 0xc0", "lock nop", "db 0x0f, 0xff"]) {
       const s = sysCpu(`fault: ${insn}\n hlt\n h: hlt`, { [Exception.UD]: { label: "h" } });

@@ -146,3 +146,22 @@ describe("run options", () => {
     expect(s.cpu.run({ instructions: 10 })).toBe("stop");
   });
 });
+
+describe("injectEvent (EventInjection)", () => {
+  it("delivers an exception with an error code through the IDT at the current boundary", () => {
+    const s = sysCpu(`here: nop\n hlt\n h: hlt`, { [Exception.GP]: { label: "h" } });
+    s.cpu.injectEvent(Exception.GP, 0x28, "exception");
+    expect(s.cpu.eip).toBe(s.sym("h"));
+    const esp = s.cpu.getReg(Reg.ESP);
+    expect(s.mem.r32(esp)).toBe(0x28);
+    expect(s.mem.r32(esp + 4)).toBe(s.sym("here"));
+    expect(s.cpu.run({ instructions: 10 })).toBe("halt");
+  });
+
+  it("a software injection through a DPL-0 gate at CPL 3 becomes #GP; no gate at all is a triple fault", () => {
+    const s = sysCpu(`hlt`);
+    s.cpu.idtr = { base: 0x800, limit: 0 };
+    s.cpu.injectEvent(0x40, null, "external");
+    expect(s.cpu.run({ instructions: 10 })).toBe("shutdown");
+  });
+});
