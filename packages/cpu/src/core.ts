@@ -523,6 +523,13 @@ export class CpuCore {
     return e;
   }
 
+  /** The cached entry for an access, translating (and caching) on a miss; may raise #PF. */
+  lookupTlb(lin: number, write: boolean, user: boolean): number {
+    const table = user ? (write ? this.tlbUW : this.tlbUR) : write ? this.tlbSW : this.tlbSR;
+    const e = table[lin >>> 12];
+    return (e & 2) !== 0 ? e : this.fillTlb(lin, write, user, false);
+  }
+
   // ---- linear reads and writes at the current privilege (paging's U/S from CPL)
 
   rl8(lin: number): number {
@@ -532,7 +539,7 @@ export class CpuCore {
   }
 
   rl8slow(lin: number, user: boolean): number {
-    const e = this.fillTlb(lin, false, user, false);
+    const e = this.lookupTlb(lin, false, user);
     const p = (e & -4096) | (lin & 4095);
     if ((e & 1) !== 0) return this.ram[p];
     return this.memory.read8(p >>> 0);
@@ -550,7 +557,7 @@ export class CpuCore {
 
   rl16slow(lin: number, user: boolean): number {
     if ((lin & 4095) === 4095) return this.rl8slow(lin, user) | (this.rl8slow((lin + 1) | 0, user) << 8);
-    const e = this.fillTlb(lin, false, user, false);
+    const e = this.lookupTlb(lin, false, user);
     const p = (e & -4096) | (lin & 4095);
     if ((e & 1) !== 0) return this.ram[p] | (this.ram[p + 1] << 8);
     return this.memory.read16(p >>> 0);
@@ -571,7 +578,7 @@ export class CpuCore {
       const lo = this.rl16slow(lin, user);
       return lo | (this.rl16slow((lin + 2) | 0, user) << 16);
     }
-    const e = this.fillTlb(lin, false, user, false);
+    const e = this.lookupTlb(lin, false, user);
     const p = (e & -4096) | (lin & 4095);
     if ((e & 1) !== 0) {
       const ram = this.ram;
@@ -590,7 +597,7 @@ export class CpuCore {
   }
 
   wl8slow(lin: number, v: number, user: boolean): void {
-    const e = this.fillTlb(lin, true, user, false);
+    const e = this.lookupTlb(lin, true, user);
     const p = (e & -4096) | (lin & 4095);
     if ((e & 1) !== 0) this.ram[p] = v;
     else this.memory.write8(p >>> 0, v & 0xff);
@@ -610,13 +617,13 @@ export class CpuCore {
   wl16slow(lin: number, v: number, user: boolean): void {
     if ((lin & 4095) === 4095) {
       // Check both pages before writing either byte, so a #PF leaves memory untouched.
-      this.fillTlb(lin, true, user, false);
-      this.fillTlb((lin + 1) | 0, true, user, false);
+      this.lookupTlb(lin, true, user);
+      this.lookupTlb((lin + 1) | 0, true, user);
       this.wl8slow(lin, v, user);
       this.wl8slow((lin + 1) | 0, v >> 8, user);
       return;
     }
-    const e = this.fillTlb(lin, true, user, false);
+    const e = this.lookupTlb(lin, true, user);
     const p = (e & -4096) | (lin & 4095);
     if ((e & 1) !== 0) {
       this.ram[p] = v;
@@ -640,12 +647,12 @@ export class CpuCore {
 
   wl32slow(lin: number, v: number, user: boolean): void {
     if ((lin & 4095) > 4092) {
-      this.fillTlb(lin, true, user, false);
-      this.fillTlb((lin + 4) | 0, true, user, false);
+      this.lookupTlb(lin, true, user);
+      this.lookupTlb((lin + 4) | 0, true, user);
       for (let i = 0; i < 4; i++) this.wl8slow((lin + i) | 0, v >> (8 * i), user);
       return;
     }
-    const e = this.fillTlb(lin, true, user, false);
+    const e = this.lookupTlb(lin, true, user);
     const p = (e & -4096) | (lin & 4095);
     if ((e & 1) !== 0) {
       const ram = this.ram;

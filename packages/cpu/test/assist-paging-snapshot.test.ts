@@ -199,3 +199,29 @@ describe("snapshots", () => {
     expect(a.cpu.instructionCount).toBe(2 + 6 * 1000);
   });
 });
+
+describe("memory-mapped I/O", () => {
+  it("pages without direct access go through the PhysicalMemory methods", () => {
+    const s = sysCpu(`mov eax, [0x300000]\n mov [0x300010], ebx\n mov cx, [0x300ffe]\n hlt`);
+    const mmio: string[] = [];
+    const direct = s.mem.fastPath.direct;
+    direct[0x300] = 0;
+    const mem = s.mem as unknown as {
+      read32: (a: number) => number;
+      write32: (a: number, v: number) => void;
+    };
+    const origRead = mem.read32.bind(s.mem);
+    mem.read32 = (a) => {
+      mmio.push(`r32 ${a.toString(16)}`);
+      return a === 0x300000 ? 0x12345678 : origRead(a);
+    };
+    mem.write32 = (a, v) => {
+      mmio.push(`w32 ${a.toString(16)}=${v.toString(16)}`);
+    };
+    s.cpu.setReg(Reg.EBX, 0xfeed);
+    s.cpu.flushTlb();
+    s.cpu.run({ instructions: 10 });
+    expect(s.cpu.getReg(Reg.EAX)).toBe(0x12345678);
+    expect(mmio).toEqual(["r32 300000", "w32 300010=feed"]);
+  });
+});
