@@ -656,12 +656,23 @@ export class Monitor {
       this.counters.conflicts++;
       this.move(event);
     }
+    this.updateTouchPolicy();
+  }
+
+  /**
+   * While the stub displaces guest pages (claim 10) its own pages sit where guest memory is:
+   * it must not touch guest memory then (it would read or write itself), so every trap comes
+   * to the core, which reaches the displaced content through its windows (claim 11).
+   */
+  private updateTouchPolicy(): void {
+    this.writeData(DataField.noGuestTouch, this.relocator.displaced.length > 0 ? 1 : 0);
   }
 
   private endPeriod(): void {
     scanGuestSpace(this.memory, this.guestPaging(), this.guestRamSize, this.space);
     const event = this.relocator.endPeriod(this.space);
     if (event !== null) this.move(event);
+    this.updateTouchPolicy();
   }
 
   // ---- relocation ----------------------------------------------------------------------

@@ -37,13 +37,13 @@ export const StubOffset = {
   /** The data page: {@link DataField} and counters, then the stub's stack. */
   data: 0x4000,
   /** Where the trap code starts (every entry stub jumps here). */
-  commonEntry: 0xe8,
+  commonEntry: 0xec,
   /** The host-call `OUT DX, EAX` (claim 8): EIP is this while vmm-core runs. */
-  hostCall: 0x6e4,
+  hostCall: 0x6fe,
   /** The instruction after the host call. */
-  hostReturn: 0x6e5,
+  hostReturn: 0x6ff,
   /** The path back to the guest (pending virtual interrupt, guest CR3, IRET). */
-  resume: 0x65f,
+  resume: 0x679,
   /** The saved guest state frame, {@link FrameField}: always here for a trap from the guest. */
   frame: 0x4fb4,
   /** TSS.ESP0: the top of the stub's stack (relative to SS0 = the monitor's data segment). */
@@ -143,6 +143,12 @@ export const DataField = {
   phase: 0x4074,
   /** stub: the vector a delivery after the trap attempted (pending or core-requested). */
   deliverVector: 0x4078,
+  /**
+   * core: nonzero while the stub displaces guest pages (claim 10). Its own pages then sit where
+   * guest memory is, so it reflects nothing and decodes nothing: every trap goes to the core,
+   * which reaches the displaced content through its own address space (claim 11).
+   */
+  noGuestTouch: 0x407c,
   /** core: 256 bits; bit v set = the stub reflects vector v to the guest itself (claim 7). */
   reflectBitmap: 0x4100,
   /** 256 dwords: stub-handled traps per vector. */
@@ -274,6 +280,7 @@ export const STUB_HEADER: readonly (readonly [string, number])[] = Object.freeze
       "faultCr2",
       "phase",
       "deliverVector",
+      "noGuestTouch",
       "reflectBitmap",
       "stubCount",
       "coreCount",

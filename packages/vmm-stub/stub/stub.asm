@@ -120,6 +120,9 @@ D_STUB_FAULT_EIP    equ DATA_OFFSET + 0x6C
 D_FAULT_CR2         equ DATA_OFFSET + 0x70  ; CR2 at the last #PF taken from the guest
 D_PHASE             equ DATA_OFFSET + 0x74  ; 0 while the trap itself is handled, 1 once it is done
 D_DELIVER_VECTOR    equ DATA_OFFSET + 0x78  ; the vector a delivery after the trap is attempting
+D_NO_GUEST_TOUCH    equ DATA_OFFSET + 0x7C  ; core: nonzero while the stub displaces guest pages
+                                            ; (claim 10): the stub's own pages then sit where guest
+                                            ; memory is, so it must not touch guest memory at all
 ; 0x80..0x9F: scratch of `reflect`.
 D_R_ERROR           equ DATA_OFFSET + 0x80
 D_R_FLAGS           equ DATA_OFFSET + 0x84
@@ -198,6 +201,7 @@ header:
     dd D_CORE_REQUEST, D_CORE_REQUEST_VECTOR, D_CORE_REQUEST_ERROR
     dd D_STUB_HANDLED, D_CORE_HANDLED, D_WORLD_SWITCHES, D_REFLECT_ABORTS, D_VIRQ_DELIVERED
     dd D_STUB_FAULTS, D_STUB_FAULT_VECTOR, D_STUB_FAULT_EIP, D_FAULT_CR2, D_PHASE, D_DELIVER_VECTOR
+    dd D_NO_GUEST_TOUCH
     dd D_REFLECT_BITMAP, D_STUB_COUNT, D_CORE_COUNT
 header_end:
 
@@ -259,6 +263,8 @@ reflect_failed:
 ; CPL > IOPL on any i386 (SDM Vol. 2, CLI/STI); PUSHF, POPF and IRET fault only with the CPU's
 ; virtualizationAssist. Anything else (privileged instructions, I/O, descriptors) is the core's.
 gp_entry:
+    cmp dword [D_NO_GUEST_TOUCH], 0
+    jne to_core                 ; the opcode could be in a displaced page: the core reads it
     cmp dword [ebp + F_ERROR], 0
     jne to_core
     mov eax, [ebp + F_CS]
@@ -487,6 +493,8 @@ load_guest_cr3:
 ; The guest's memory is touched with D_GUEST_TOUCH set: a fault there aborts to the core
 ; (from_ring0) before the saved frame has been changed.
 reflect:
+    cmp dword [D_NO_GUEST_TOUCH], 0
+    jne .fail                   ; the guest's IDT, TSS or stack could be displaced: the core delivers
     mov [D_R_ERROR], ebx
     mov [D_R_FLAGS], ecx
     lea edx, [eax * 8 + 7]
