@@ -248,6 +248,7 @@ export function sysCpu(
   writeDescriptor(mem, GDT + 0x40, 0, 0xffff, 0x13, 0, 0);
   mem.w32(TSS_A + 4, 0x9000);
   mem.w32(TSS_A + 8, SEL.data0);
+  mem.ram[TSS_A + 102] = 0x68; // I/O map base beyond the limit: no bitmap
   for (const [v, g] of Object.entries(gates)) {
     writeGate(mem, IDT + Number(v) * 8, SEL.code0, sym(g.label), g.type ?? 0x0e, g.dpl ?? 0);
   }
