@@ -163,6 +163,18 @@ describe("pagurus run: guest endings", () => {
     expect(serial).toContain("'mod.txt x=1' first bytes 4D4F4455");
   });
 
+  it("traces port accesses on stderr", async () => {
+    const r = await cli("run", hello, "--trace", "io", "--serial", "none");
+    expect(r.stderr).toMatch(/^io out8 port 03fb value 80$/m);
+    expect(r.stderr).toMatch(/^io out8 port 00f4 value 00$/m);
+  });
+
+  it("prints the usage for --help", async () => {
+    const r = await cli("--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: pagurus run KERNEL/);
+  });
+
   it("traces exceptions on stderr", async () => {
     const r = await cli("run", join(guests, "pagefault.elf"), "--trace", "exceptions", "--serial", "none");
     expect(r.stderr).toMatch(/^exception vector 0e error 00000002 cr2 00400020 at 0008:[0-9a-f]{8}$/m);
