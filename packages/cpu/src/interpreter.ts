@@ -496,8 +496,13 @@ export class Interpreter extends SystemCpu {
     const delta = this.stringStep(size);
     const bits = size * 8;
     if (rep !== 0 && this.counter() === 0) return;
-    // Fast path: REP MOVS/STOS of bytes or dwords in plain memory is still done per element,
-    // but without re-decoding.
+    if (rep !== 0 && this.as32 && (op === 0xa4 || op === 0xaa) && (this.flagsv & DF) === 0) {
+      // REP MOVS/STOS forward over plain RAM: whole runs within one page at a time. Anything
+      // the bulk path cannot prove safe (limits, unmapped or MMIO pages, overlap) is left to
+      // the element loop below, which faults precisely.
+      while (this.regs[1] !== 0 && this.repChunk(op, size, seg)) {}
+      if (this.regs[1] === 0) return;
+    }
     for (;;) {
       switch (op) {
         case 0xa4: {
@@ -563,6 +568,54 @@ export class Interpreter extends SystemCpu {
         if (rep === 0xf3 ? !zf : zf) return;
       }
     }
+  }
+
+  /** One page-bounded run of REP MOVS/STOS (32-bit addresses, DF = 0); false = use the slow loop. */
+  repChunk(op: number, size: number, seg: number): boolean {
+    const r = this.regs;
+    const count = r[1] >>> 0;
+    const di = r[7];
+    const dLin = (this.segBase[ES] + di) | 0;
+    let n = Math.min(count, Math.floor((4096 - (dLin & 4095)) / size));
+    let sLin = 0;
+    if (op === 0xa4) {
+      sLin = (this.segBase[seg] + r[6]) | 0;
+      n = Math.min(n, Math.floor((4096 - (sLin & 4095)) / size));
+    }
+    if (n <= 0) return false;
+    const bytes = n * size;
+    // Segment windows for the whole run (no wrap at 4 GiB).
+    if ((di ^ MIN) < this.segWlo[ES] || ((di + bytes - 1) ^ MIN) > this.segWhi[ES] || di + bytes - 1 < di)
+      return false;
+    const de = this.tlbW[dLin >>> 12];
+    if ((de & 1) === 0) return false;
+    const pd = (de & -4096) | (dLin & 4095);
+    const ram = this.ram;
+    if (op === 0xaa) {
+      const v = r[0];
+      if (size === 1) ram.fill(v & 0xff, pd, pd + bytes);
+      else {
+        // Write one element, then double it up: the pattern repeats every `size` bytes.
+        for (let i = 0; i < size; i++) ram[pd + i] = v >> (8 * i);
+        for (let done = size; done < bytes; done *= 2)
+          ram.copyWithin(pd + done, pd, pd + Math.min(done, bytes - done));
+      }
+    } else {
+      const si = r[6];
+      if ((si ^ MIN) < this.segRlo[seg] || ((si + bytes - 1) ^ MIN) > this.segRhi[seg] || si + bytes - 1 < si)
+        return false;
+      const se = this.tlbR[sLin >>> 12];
+      if ((se & 1) === 0) return false;
+      const ps = (se & -4096) | (sLin & 4095);
+      // A forward MOVS with the destination inside the source run repeats bytes (the memset
+      // idiom); copyWithin would not, so leave that to the element loop.
+      if (pd > ps && pd < ps + bytes) return false;
+      ram.copyWithin(pd, ps, ps + bytes);
+      r[6] = (si + bytes) | 0;
+    }
+    r[7] = (di + bytes) | 0;
+    r[1] = (count - n) | 0;
+    return true;
   }
 
   // =====================================================================================
