@@ -458,13 +458,32 @@ export class CpuCore {
   setCpl(cpl: number): void {
     this.cpl = cpl;
     this.invalidateFetch();
-    if (cpl === 3) {
+    this.selectTlb();
+  }
+
+  /** Alignment checking is on: CR0.AM, EFLAGS.AC and CPL 3 (SDM Vol. 3A, 6.15, #AC). */
+  alignCheck = false;
+  /** An always-missing TLB: while alignment checking is on every access takes the slow path. */
+  tlbMiss: Int32Array | null = null;
+
+  selectTlb(): void {
+    this.alignCheck = this.cpl === 3 && (this.cr0 & CR0_AM) !== 0 && (this.flagsv & AC) !== 0;
+    if (this.alignCheck) {
+      if (this.tlbMiss === null) this.tlbMiss = new Int32Array(TLB_ENTRIES);
+      this.tlbR = this.tlbMiss;
+      this.tlbW = this.tlbMiss;
+    } else if (this.cpl === 3) {
       this.tlbR = this.tlbUR;
       this.tlbW = this.tlbUW;
     } else {
       this.tlbR = this.tlbSR;
       this.tlbW = this.tlbSW;
     }
+  }
+
+  /** #AC(0) for a misaligned user access while alignment checking is on. */
+  checkAlign(lin: number, size: number, user: boolean): void {
+    if (user && this.alignCheck && (lin & (size - 1)) !== 0) this.raise(Exception.AC, 0);
   }
 
   flushTlbs(): void {
@@ -556,6 +575,7 @@ export class CpuCore {
   }
 
   rl16slow(lin: number, user: boolean): number {
+    this.checkAlign(lin, 2, user);
     if ((lin & 4095) === 4095) return this.rl8slow(lin, user) | (this.rl8slow((lin + 1) | 0, user) << 8);
     const e = this.lookupTlb(lin, false, user);
     const p = (e & -4096) | (lin & 4095);
@@ -574,6 +594,7 @@ export class CpuCore {
   }
 
   rl32slow(lin: number, user: boolean): number {
+    this.checkAlign(lin, 4, user);
     if ((lin & 4095) > 4092) {
       const lo = this.rl16slow(lin, user);
       return lo | (this.rl16slow((lin + 2) | 0, user) << 16);
@@ -615,6 +636,7 @@ export class CpuCore {
   }
 
   wl16slow(lin: number, v: number, user: boolean): void {
+    this.checkAlign(lin, 2, user);
     if ((lin & 4095) === 4095) {
       // Check both pages before writing either byte, so a #PF leaves memory untouched.
       this.lookupTlb(lin, true, user);
@@ -646,6 +668,7 @@ export class CpuCore {
   }
 
   wl32slow(lin: number, v: number, user: boolean): void {
+    this.checkAlign(lin, 4, user);
     if ((lin & 4095) > 4092) {
       this.lookupTlb(lin, true, user);
       this.lookupTlb((lin + 4) | 0, true, user);

@@ -160,6 +160,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     if (this.translation !== null)
       this.translation.setControl(this.cr0 >>> 0, this.cr3 >>> 0, this.cr4 >>> 0);
     this.flushTlbs();
+    this.selectTlb();
   }
 
   // =====================================================================================
@@ -312,6 +313,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     if (value & VM) throw new Error("virtual-8086 mode is not implemented by @pagurus/cpu");
     this.flagsv = (value & EFLAGS_WRITABLE) | 2;
     this.lop = LF_NONE;
+    this.selectTlb();
     if (value & IF) this.eventPending = true;
   }
 

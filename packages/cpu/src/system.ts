@@ -234,6 +234,7 @@ export class SystemCpu extends CpuCore {
     const nf = ((old & ~mask) | (value & mask) | 2) & 0x3f7fd7;
     if (nf & VM) this.unimplementedV86("EFLAGS.VM set");
     this.flagsv = nf;
+    if ((old ^ nf) & AC) this.selectTlb();
     if ((nf & IF && !(old & IF)) || nf & TF) this.onInterruptsEnabled();
   }
 
@@ -903,6 +904,7 @@ export class SystemCpu extends CpuCore {
     this.pc = nv[1];
     this.flagsv = (nv[2] & 0x3f7fd7) | 2;
     this.lop = 0;
+    this.selectTlb();
     if (this.flagsv & VM) this.unimplementedV86("task switch");
     for (let i = 0; i < 8; i++) r[i] = nv[3 + i];
     const newCpl = nv[11 + CS] & 3;

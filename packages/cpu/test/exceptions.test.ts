@@ -226,4 +226,31 @@ describe("exceptions: vectors, error codes, frames", () => {
     expect(s.cpu.run({ instructions: 100 })).toBe("halt");
     expect(seen).toEqual([[Exception.UD, 0, "exception"]]);
   });
+
+  it("#AC(0) for a misaligned access at CPL 3 with CR0.AM and EFLAGS.AC", () => {
+    const s = sysCpu(
+      `mov eax, cr0
+       or eax, 1 << 18
+       mov cr0, eax
+       push 0x23
+       push 0x7000
+       push 0x40002
+       push 0x1b
+       push user
+       iretd
+    user:
+       mov eax, [ss:0x6000]
+    fault:
+       mov eax, [ss:0x6001]
+       hlt
+    h: hlt`,
+      { [Exception.AC]: { label: "h" } },
+    );
+    s.cpu.run({ instructions: 100 });
+    expect(s.cpu.eip).toBe(s.sym("h") + 1);
+    const esp = s.cpu.getReg(Reg.ESP);
+    expect(esp).toBe(0x9000 - 24);
+    expect(s.mem.r32(esp)).toBe(0);
+    expect(s.mem.r32(esp + 4)).toBe(s.sym("fault"));
+  });
 });
