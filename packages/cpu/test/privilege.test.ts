@@ -303,3 +303,58 @@ describe("I/O permission", () => {
     expect(s.mem.r32(s.cpu.getReg(Reg.ESP) + 4)).toBe(s.sym("fault"));
   });
 });
+
+describe("16-bit gates and TSSs", () => {
+  it("a 16-bit interrupt gate pushes a 16-bit frame", () => {
+    const s = sysCpu(
+      `int 0x41
+    after:
+       hlt
+    h: hlt`,
+    );
+    writeGate(s.mem, 0x800 + 0x41 * 8, SEL.code0, s.sym("h"), 0x06, 0);
+    s.cpu.run({ instructions: 100 });
+    const esp = s.cpu.getReg(Reg.ESP);
+    expect(esp).toBe(0x8000 - 6);
+    expect(s.mem.r16(esp)).toBe(s.sym("after"));
+    expect(s.mem.r16(esp + 2)).toBe(SEL.code0);
+  });
+
+  it("JMP to a 16-bit TSS saves the 16-bit state and loads the new one", () => {
+    const s = sysCpu(
+      `mov eax, 0x12345678
+       jmp 0x48:0
+    after:
+       hlt
+    taskb:
+       hlt`,
+    );
+    const tss16 = 0x3200;
+    writeDescriptor(s.mem, GDT + 0x48, tss16, 0x2b, 0x01, 0, 0);
+    // the current task is a 16-bit TSS too
+    writeDescriptor(s.mem, GDT + 0x50, 0x3300, 0x2b, 0x03, 0, 0);
+    s.cpu.setSegment(Seg.TR, { selector: 0x50, base: 0x3300, limit: 0x2b, access: 0x83 });
+    const w16 = (a: number, v: number) => {
+      s.mem.ram[a] = v & 0xff;
+      s.mem.ram[a + 1] = v >> 8;
+    };
+    w16(tss16 + 14, s.sym("taskb"));
+    w16(tss16 + 16, 2);
+    w16(tss16 + 18, 0x4444); // AX
+    w16(tss16 + 26, 0x6000); // SP
+    w16(tss16 + 34, SEL.data0);
+    w16(tss16 + 36, SEL.code0);
+    w16(tss16 + 38, SEL.data0);
+    w16(tss16 + 40, SEL.data0);
+    s.cpu.run({ instructions: 100 });
+    expect(s.cpu.eip).toBe(s.sym("taskb") + 1);
+    expect(s.cpu.getSegment(Seg.TR).selector).toBe(0x48);
+    // 16-bit TSS loads only the low halves of the registers
+    expect(s.cpu.getReg(Reg.EAX)).toBe(0x12344444);
+    expect(s.cpu.getReg(Reg.ESP) & 0xffff).toBe(0x6000);
+    expect(s.mem.r16(0x3300 + 14)).toBe(s.sym("after"));
+    expect(s.mem.r16(0x3300 + 18)).toBe(0x5678);
+    expect(s.mem.ram[GDT + 0x48 + 5] & 0x0f).toBe(0x03);
+    expect(s.mem.ram[GDT + 0x50 + 5] & 0x0f).toBe(0x01);
+  });
+});
