@@ -3,7 +3,7 @@
  * stack trace; the endings a guest can cause map to documented statuses. Most cases call main()
  * in process; two spawn the real bin (bundled from source) to check process-level behaviour.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -207,6 +207,15 @@ describe("the pagurus bin as a process", () => {
     const r = spawnSync(process.execPath, [bin, "run", "/no/such/kernel.elf"], { encoding: "utf8" });
     expect(r.status).toBe(2);
     expect(r.stderr).toBe("pagurus: kernel '/no/such/kernel.elf' does not exist\n");
+  });
+
+  it("does not wait for an open stdin once the guest is done", async () => {
+    const child = spawn(process.execPath, [bin, "run", hello], { stdio: ["pipe", "ignore", "ignore"] });
+    const started = performance.now();
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(1);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    child.stdin.destroy();
   });
 
   it("boots a kernel, feeds COM1 from stdin and exits with the guest's status", () => {
