@@ -54,7 +54,63 @@ const code = [
   0xeb,
   0xe4, // jmp start
 ];
-ram.set(code, 0x1000);
+// calls: push/call/ret/mov [ebp+d]/lea/movzx/cmp/jcc, a C-like function call per 14 instructions
+const calls = [
+  0xb9,
+  0xe8,
+  0x03,
+  0x00,
+  0x00, // outer: mov ecx, 1000
+  0x51, // l: push ecx
+  0xe8,
+  0x09,
+  0x00,
+  0x00,
+  0x00, // call f
+  0x59, // pop ecx
+  0x49, // dec ecx
+  0x75,
+  0xf6, // jnz l
+  0xeb,
+  0xef, // jmp outer
+  0x90,
+  0x90,
+  0x90, // pad
+  0x55, // f: push ebp
+  0x89,
+  0xe5, // mov ebp, esp
+  0x8b,
+  0x45,
+  0x08, // mov eax, [ebp+8]
+  0x8d,
+  0x14,
+  0x40, // lea edx, [eax+eax*2]
+  0x0f,
+  0xb6,
+  0x1d,
+  0x01,
+  0x20,
+  0x00,
+  0x00, // movzx ebx, byte [0x2001]
+  0x01,
+  0xd0, // add eax, edx
+  0x83,
+  0xf8,
+  0x64, // cmp eax, 100
+  0x72,
+  0x03, // jb +3
+  0x83,
+  0xe8,
+  0x03, // sub eax, 3
+  0xa3,
+  0x00,
+  0x30,
+  0x00,
+  0x00, // mov [0x3000], eax
+  0x5d, // pop ebp
+  0xc3, // ret
+];
+ram.set(process.argv[3] === "calls" ? calls : code, 0x1000);
 const cpu = new Ia32Cpu({ memory, io });
 cpu.setCr(0, cpu.getCr(0) | 1);
 cpu.setSegment(Seg.CS, { selector: 8, base: 0, limit: 0xffffffff, access: 0xc09b });
@@ -66,7 +122,8 @@ const n = Number(process.argv[2] ?? 50_000_000);
 cpu.run({ instructions: 2_000_000 });
 const t0 = performance.now();
 const c0 = process.cpuUsage();
-cpu.run({ instructions: n });
+const reason = cpu.run({ instructions: n });
+if (reason !== "budget") throw new Error(`stopped early: ${reason} ${cpu.shutdownReport ?? ""}`);
 const dt = (performance.now() - t0) / 1000;
 const cu = process.cpuUsage(c0);
 const ct = (cu.user + cu.system) / 1e6;

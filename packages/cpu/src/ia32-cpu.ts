@@ -276,7 +276,8 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
       return "halt";
     }
     if (this.flagsv & TF) this.singleStepArmed = true;
-    this.eventPending = this.singleStepArmed || this.intrLevel || this.icount <= this.shadowAt;
+    this.eventPending =
+      this.singleStepArmed || this.intrLevel || this.icount <= this.shadowAt || this.stopRequested;
     return null;
   }
 
