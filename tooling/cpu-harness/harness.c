@@ -10,8 +10,11 @@
  *   scratch_seed
  * Output, per case:
  *   vector (0xFFFFFFFF when the code ran to its end), error_code, cr2, eip - CODE_BASE,
- *   eax ecx edx ebx esp ebp esi edi, eflags, n_diffs, then n_diffs pairs (dword index, value)
- *   of the scratch dwords that differ from their initial fill.
+ *   eax ecx edx ebx esp ebp esi edi, eflags, es cs ss ds fs gs (selectors, one u32 each),
+ *   n_diffs, then n_diffs pairs (dword index, value) of the scratch dwords that differ from
+ *   their initial fill.
+ * `harness --selectors` prints the process's CS DS ES SS FS GS selectors in hex and exits: the
+ * emulated side loads the same values so that segment-register reads and loads compare.
  *
  * The scratch area (SCRATCH_SIZE bytes at the base given on the command line) is filled from
  * scratch_seed with xorshift32, one value per dword, so the TypeScript side can recreate it
@@ -42,6 +45,9 @@ struct regs {
 };
 
 struct regs in_regs, out_regs;
+/* ES CS SS DS FS GS after the code (or at the fault). */
+uint32_t out_sregs[6];
+uint32_t saved_ds, saved_es;
 uint32_t host_esp;
 uint32_t code_entry = CODE_BASE;
 void run_case(void);
@@ -53,6 +59,7 @@ __asm__(".intel_syntax noprefix\n"
         "run_case:\n"
         "  push ebp\n push ebx\n push esi\n push edi\n"
         "  mov [host_esp], esp\n"
+        "  mov [saved_ds], ds\n mov [saved_es], es\n"
         /* EFLAGS first, from the host stack; the MOVs after it leave flags alone. */
         "  push dword ptr [in_regs+32]\n"
         "  popfd\n"
@@ -62,11 +69,16 @@ __asm__(".intel_syntax noprefix\n"
         "  jmp dword ptr [code_entry]\n"
         ".globl harness_exit\n"
         "harness_exit:\n"
-        "  mov [out_regs+0], eax\n mov [out_regs+4], ecx\n mov [out_regs+8], edx\n"
-        "  mov [out_regs+12], ebx\n mov [out_regs+16], esp\n mov [out_regs+20], ebp\n"
-        "  mov [out_regs+24], esi\n mov [out_regs+28], edi\n"
-        "  mov esp, [host_esp]\n"
-        "  pushfd\n pop dword ptr [out_regs+32]\n"
+        /* The code may have loaded DS or ES with a null or read-only selector; SS can only
+           hold a writable data segment, so store through SS and restore DS/ES from it. */
+        "  mov ss:[out_regs+0], eax\n mov ss:[out_regs+4], ecx\n mov ss:[out_regs+8], edx\n"
+        "  mov ss:[out_regs+12], ebx\n mov ss:[out_regs+16], esp\n mov ss:[out_regs+20], ebp\n"
+        "  mov ss:[out_regs+24], esi\n mov ss:[out_regs+28], edi\n"
+        "  mov ss:[out_sregs+0], es\n mov ss:[out_sregs+4], cs\n mov ss:[out_sregs+8], ss\n"
+        "  mov ss:[out_sregs+12], ds\n mov ss:[out_sregs+16], fs\n mov ss:[out_sregs+20], gs\n"
+        "  mov esp, ss:[host_esp]\n"
+        "  pushfd\n pop dword ptr ss:[out_regs+32]\n"
+        "  mov eax, ss:[saved_ds]\n mov ds, eax\n mov eax, ss:[saved_es]\n mov es, eax\n"
         /* Back to the flags C code expects (DF clear, no AC, no TF). */
         "  push 0x202\n popfd\n"
         "  pop edi\n pop esi\n pop ebx\n pop ebp\n"
@@ -99,6 +111,14 @@ static void on_fault(int sig, siginfo_t *info, void *ctx_) {
   out_regs.r[6] = (uint32_t)g[REG_ESI];
   out_regs.r[7] = (uint32_t)g[REG_EDI];
   out_regs.eflags = (uint32_t)g[REG_EFL];
+  out_sregs[0] = (uint32_t)g[REG_ES] & 0xffff;
+  out_sregs[1] = (uint32_t)g[REG_CS] & 0xffff;
+  out_sregs[2] = (uint32_t)g[REG_SS] & 0xffff;
+  out_sregs[3] = (uint32_t)g[REG_DS] & 0xffff;
+  out_sregs[4] = (uint32_t)g[REG_FS] & 0xffff;
+  out_sregs[5] = (uint32_t)g[REG_GS] & 0xffff;
+  /* The kernel entered this handler with DS/ES/SS = USER_DS and FS/GS untouched (the code never
+     loads FS/GS), so glibc's TLS and siglongjmp work as usual. */
   siglongjmp(fault_jmp, 1);
 }
 
@@ -108,6 +128,13 @@ static void put32(uint32_t v) { fwrite(&v, 4, 1, stdout); }
 static uint32_t initial[SCRATCH_SIZE / 4];
 
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--selectors") == 0) {
+    uint32_t cs, ds, es, ss, fs, gs;
+    __asm__("mov %%cs, %0\n mov %%ds, %1\n mov %%es, %2\n mov %%ss, %3\n mov %%fs, %4\n mov %%gs, %5"
+            : "=r"(cs), "=r"(ds), "=r"(es), "=r"(ss), "=r"(fs), "=r"(gs));
+    printf("%x %x %x %x %x %x\n", cs & 0xffff, ds & 0xffff, es & 0xffff, ss & 0xffff, fs & 0xffff, gs & 0xffff);
+    return 0;
+  }
   uint32_t scratch_base = argc > 1 ? (uint32_t)strtoul(argv[1], 0, 16) : 0x8000u;
   static char altstack[65536];
   static char inbuf[1 << 20], outbuf[1 << 20];
@@ -173,6 +200,7 @@ int main(int argc, char **argv) {
     put32(eip - CODE_BASE);
     fwrite(out_regs.r, 4, 8, stdout);
     put32(out_regs.eflags);
+    for (int i = 0; i < 6; i++) put32(out_sregs[i] & 0xffff);
     uint32_t n = 0;
     for (uint32_t i = 0; i < SCRATCH_SIZE / 4; i++) n += scratch[i] != initial[i];
     put32(n);

@@ -84,6 +84,11 @@ export function compareCase(
       if (at) undef = at.undefBefore;
       undef |= RF;
     }
+    const SEG = ["ES", "CS", "SS", "DS", "FS", "GS"];
+    for (let i = 0; i < 6; i++) {
+      if (h.sregs[i] !== e.sregs[i])
+        details.push(`${SEG[i]}: host ${h.sregs[i].toString(16)}, cpu ${e.sregs[i].toString(16)}`);
+    }
     const diff = (h.eflags ^ e.eflags) & ~undef;
     if (diff !== 0)
       details.push(

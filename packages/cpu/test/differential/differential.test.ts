@@ -26,7 +26,7 @@ describe.skipIf("missing" in harness)("Ia32Cpu against the host CPU", () => {
     const report = runCorpus({
       seed: SEED,
       instructions: INSTRUCTIONS,
-      layout: chooseLayout(),
+      layout: chooseLayout("path" in harness ? harness.path : ""),
       harness: "path" in harness ? harness.path : "",
       cpu,
     });

@@ -66,12 +66,14 @@ export interface EmuResult {
   eipOffset: number;
   regs: Uint32Array;
   eflags: number;
+  /** Selectors of ES CS SS DS FS GS. */
+  sregs: Uint16Array;
   stop: string;
 }
 
 export type CpuConstructor = new (parts: CpuParts) => Cpu;
 
-/** Loads `Ia32Cpu` from the package source; null (with the reason) while it does not exist yet. */
+/** Loads `Ia32Cpu` from the package source; the reason as a string while it does not exist yet. */
 export async function loadIa32Cpu(): Promise<CpuConstructor | string> {
   const mod = (await import("../../src/index.js")) as Record<string, unknown>;
   const ctor = mod.Ia32Cpu;
@@ -84,42 +86,51 @@ export function hasErrorCode(vector: number): boolean {
   return ERROR_CODE_VECTORS.has(vector);
 }
 
+interface Hit {
+  vector: number;
+  errorCode: number;
+  kind: InterruptKind;
+  eip: number;
+  regs: Uint32Array;
+  eflags: number;
+  sregs: Uint16Array;
+}
+
+const SEG_ORDER = [0, 1, 2, 3, 4, 5] as const; // ES CS SS DS FS GS
+
 export class EmulatedRunner {
   readonly memory = new FlatRam();
-  readonly cpu: Cpu;
+  private cpu: Cpu;
   private readonly words: Uint32Array;
-  private hit: {
-    vector: number;
-    errorCode: number;
-    kind: InterruptKind;
-    eip: number;
-    regs: Uint32Array;
-    eflags: number;
-  } | null = null;
+  private readonly layout: Layout;
+  private readonly Ctor: CpuConstructor;
+  private readonly tssSelector: number;
+  private hit: Hit | null = null;
 
   constructor(Ctor: CpuConstructor, layout: Layout) {
-    const io = {
-      in8: () => 0xff,
-      in16: () => 0xffff,
-      in32: () => 0xffffffff,
-      out8: () => {},
-      out16: () => {},
-      out32: () => {},
-    };
-    this.cpu = new Ctor({ memory: this.memory, io });
+    this.Ctor = Ctor;
+    this.layout = layout;
     this.words = new Uint32Array(this.memory.ram.buffer, layout.scratchBase, SCRATCH_SIZE / 4);
     const ram = this.memory;
-    // GDT: 08 ring-0 code, 10 ring-0 data, 18 ring-3 code, 20 ring-3 data (flat), 28 the TSS.
-    const desc = (i: number, lo: number, hi: number) => {
-      ram.write32(GDT_BASE + i * 8, lo);
-      ram.write32(GDT_BASE + i * 8 + 4, hi);
+    const { cs, ds, gs } = layout.sel;
+    // GDT: 08 ring-0 code, 10 ring-0 data (for delivered INT n), the host's user CS and DS
+    // (flat, DPL 3) at the indices of the host's selectors, a data segment where the host has
+    // its TLS GS, and the TSS in a free slot.
+    const desc = (sel: number, lo: number, hi: number) => {
+      ram.write32(GDT_BASE + (sel & ~7), lo);
+      ram.write32(GDT_BASE + (sel & ~7) + 4, hi);
     };
-    desc(1, 0x0000ffff, 0x00cf9b00);
-    desc(2, 0x0000ffff, 0x00cf9300);
-    desc(3, 0x0000ffff, 0x00cffb00);
-    desc(4, 0x0000ffff, 0x00cff300);
+    desc(0x08, 0x0000ffff, 0x00cf9b00);
+    desc(0x10, 0x0000ffff, 0x00cf9300);
+    desc(cs, 0x0000ffff, 0x00cffb00);
+    desc(ds, 0x0000ffff, 0x00cff300);
+    if (gs) desc(gs, 0x0000ffff, 0x00cff300);
+    const used = new Set([1, 2, cs >> 3, ds >> 3, gs >> 3, layout.sel.fs >> 3]);
+    let tss = 3;
+    while (used.has(tss)) tss++;
+    this.tssSelector = tss << 3;
     desc(
-      5,
+      this.tssSelector,
       ((TSS_BASE & 0xffff) << 16) | 0x67,
       (TSS_BASE & 0xff000000) | 0x8b00 | ((TSS_BASE >>> 16) & 0xff),
     );
@@ -135,13 +146,25 @@ export class EmulatedRunner {
     ram.write32(TSS_BASE + 4, RING0_STACK);
     ram.write32(TSS_BASE + 8, 0x10);
     ram.write16(TSS_BASE + 0x66, 0x68);
-    const cpu = this.cpu;
+    this.cpu = this.createCpu();
+  }
+
+  /** A fresh CPU (also after a shutdown, which a CPU leaves only through reset). */
+  private createCpu(): Cpu {
+    const io = {
+      in8: () => 0xff,
+      in16: () => 0xffff,
+      in32: () => 0xffffffff,
+      out8: () => {},
+      out16: () => {},
+      out32: () => {},
+    };
+    const cpu = new this.Ctor({ memory: this.memory, io });
     cpu.setCr(0, 0x11); // PE, ET
-    this.userSegments();
-    cpu.setSegment(7 as SegIndex, { selector: 0x28, base: TSS_BASE, limit: 0x67, access: 0x8b });
+    cpu.setSegment(7 as SegIndex, { selector: this.tssSelector, base: TSS_BASE, limit: 0x67, access: 0x8b });
     cpu.setSegment(6 as SegIndex, { selector: 0, base: 0, limit: 0, access: 0x82 });
     cpu.idtr = { base: IDT_BASE, limit: 0x7ff };
-    cpu.gdtr = { base: GDT_BASE, limit: 0x2f };
+    cpu.gdtr = { base: GDT_BASE, limit: 0x7f };
     cpu.hooks = {
       interrupt: (vector, errorCode, kind) => {
         // INT n, INT3 and INTO are let through so that the CPU itself checks the gate (DPL,
@@ -150,18 +173,52 @@ export class EmulatedRunner {
         if (this.hit === null || this.hit.kind === "software") {
           const regs = new Uint32Array(8);
           for (let i = 0; i < 8; i++) regs[i] = cpu.getReg(i as RegIndex);
-          this.hit = { vector, errorCode, kind, eip: cpu.eip, regs, eflags: cpu.eflags };
+          this.hit = {
+            vector,
+            errorCode,
+            kind,
+            eip: cpu.eip,
+            regs,
+            eflags: cpu.eflags,
+            sregs: this.selectors(cpu),
+          };
         }
         cpu.requestStop();
         return kind !== "software";
       },
     };
+    return cpu;
+  }
+
+  private selectors(cpu: Cpu): Uint16Array {
+    const out = new Uint16Array(6);
+    for (let i = 0; i < 6; i++) out[i] = cpu.getSegment(SEG_ORDER[i] as SegIndex).selector;
+    return out;
+  }
+
+  /** CPL 3 flat segments with the host's selectors; again before every case. */
+  private userSegments(): void {
+    const cpu = this.cpu;
+    const { cs, ds, fs, gs } = this.layout.sel;
+    const seg = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
+    const code = 0xc000 | 0xfb; // G, D, P, DPL 3, code execute/read accessed
+    const data = 0xc000 | 0xf3; // G, B, P, DPL 3, data read/write accessed
+    cpu.setSegment(1 as SegIndex, seg(cs, code));
+    for (const s of [0, 2, 3]) cpu.setSegment(s as SegIndex, seg(ds, data));
+    // FS and GS are never loaded or used for memory by the generated code, only read.
+    cpu.setSegment(4 as SegIndex, fs ? seg(fs, data) : { selector: 0, base: 0, limit: 0, access: 0 });
+    cpu.setSegment(5 as SegIndex, gs ? seg(gs, data) : { selector: 0, base: 0, limit: 0, access: 0 });
+  }
+
+  private takeHit(): Hit | null {
+    return this.hit;
   }
 
   run(c: TestCase): EmuResult {
-    const { cpu, memory } = this;
+    const { memory } = this;
     memory.ram.set(c.code, CODE_BASE);
     this.userSegments();
+    const cpu = this.cpu;
     fillScratch(c.scratchSeed, this.words);
     for (let i = 0; i < 8; i++) cpu.setReg(i as RegIndex, c.regs[i]);
     cpu.eflags = c.eflags;
@@ -169,17 +226,10 @@ export class EmulatedRunner {
     cpu.flushTlb();
     this.hit = null;
     const stop = cpu.run({ until: CODE_BASE + c.code.length, instructions: 100_000 });
+    if (stop === "shutdown" || cpu.halted) this.cpu = this.createCpu();
     const hit = this.takeHit();
     if (hit) {
-      return {
-        vector: hit.vector,
-        errorCode: hit.errorCode,
-        kind: hit.kind,
-        eipOffset: (hit.eip - CODE_BASE) | 0,
-        regs: hit.regs,
-        eflags: hit.eflags,
-        stop,
-      };
+      return { ...hit, eipOffset: (hit.eip - CODE_BASE) | 0, stop };
     }
     const regs = new Uint32Array(8);
     for (let i = 0; i < 8; i++) regs[i] = cpu.getReg(i as RegIndex);
@@ -190,22 +240,9 @@ export class EmulatedRunner {
       eipOffset: (cpu.eip - CODE_BASE) | 0,
       regs,
       eflags: cpu.eflags,
+      sregs: this.selectors(cpu),
       stop,
     };
-  }
-
-  /** CPL 3 flat segments; again before every case, since a delivered INT n leaves CPL 0. */
-  private userSegments(): void {
-    const cpu = this.cpu;
-    const flat = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
-    const code = 0xc000 | 0xfb; // G, D, P, DPL 3, code execute/read accessed
-    const data = 0xc000 | 0xf3; // G, B, P, DPL 3, data read/write accessed
-    cpu.setSegment(1 as SegIndex, flat(0x1b, code));
-    for (const s of [0, 2, 3, 4, 5]) cpu.setSegment(s as SegIndex, flat(0x23, data));
-  }
-
-  private takeHit() {
-    return this.hit;
   }
 
   /** The scratch area after the last run. */

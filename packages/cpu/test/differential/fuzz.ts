@@ -21,7 +21,7 @@ if ("missing" in harness) {
   console.error(harness.missing);
   process.exit(2);
 }
-const layout = chooseLayout();
+const layout = chooseLayout(harness.path);
 const hostOnly = args.includes("--host-only");
 const loaded = hostOnly ? null : await loadIa32Cpu();
 if (typeof loaded === "string") {

@@ -39,6 +39,8 @@ export interface Layout {
   scratchBase: number;
   /** True when the scratch lies below 64 KiB, so 16-bit addressing (67h) can reach it. */
   addr16: boolean;
+  /** The host process's selectors (Linux: flat CS, flat DS = ES = SS, FS and GS for TLS). */
+  sel: { cs: number; ds: number; fs: number; gs: number };
 }
 
 export interface InsnRecord {
@@ -1015,6 +1017,122 @@ function movGroup(): FormGroup {
   };
 }
 
+const SREG_NAMES = ["ES", "CS", "SS", "DS", "FS", "GS"];
+
+/**
+ * A selector to load: the host's flat DS or CS with any RPL, or a null selector. Other values
+ * would index descriptor tables that differ between the host and our GDT.
+ */
+function selectorValue(b: CaseBuilder): number {
+  const { cs, ds } = b.layout.sel;
+  const rpl = b.rng.chance(0.6) ? 3 : b.rng.int(4);
+  switch (b.rng.int(5)) {
+    case 0:
+      return (cs & ~3) | rpl;
+    case 1:
+      return b.rng.int(4);
+    default:
+      return (ds & ~3) | rpl;
+  }
+}
+
+function segmentGroup(): FormGroup {
+  return {
+    name: "segment registers",
+    weight: 4,
+    gen: (b) => {
+      const rng = b.rng;
+      const osz = vsize(rng);
+      const n = osz / 8;
+      const p66 = osz === 16 ? [0x66] : [];
+      switch (rng.int(6)) {
+        case 0: {
+          // MOV r/m16, Sreg (reads; a 32-bit register destination is zero-extended on P6, SDM "MOV")
+          const sreg = rng.int(6);
+          emitModrm(b, {
+            name: `MOV E,${SREG_NAMES[sreg]}`,
+            opcode: [0x8c],
+            osz,
+            digit: sreg,
+            rmWrite: true,
+            flags: NONE,
+          });
+          break;
+        }
+        case 1: {
+          // MOV Sreg, r/m16 into ES, SS or DS (CS is #UD); FS/GS hold the host's TLS (EXCLUDED).
+          const sreg = rng.pick([0, 2, 3, 3, 1]);
+          if (sreg === 1) b.last = true;
+          const value = selectorValue(b);
+          emitModrm(b, {
+            name: `MOV ${SREG_NAMES[sreg]},E`,
+            opcode: [0x8e],
+            osz: 16,
+            digit: sreg,
+            rmWrite: false,
+            flags: NONE,
+            before: (bb, op) => {
+              if (op.mem) bb.store32(op.mem.target, (rng.u32() & 0xffff0000) | value);
+              else if (op.rm === 4) throw new Reject();
+              else bb.movImm(op.rm, (rng.u32() & 0xffff0000) | value);
+            },
+          });
+          break;
+        }
+        case 2: {
+          // PUSH Sreg: with a 32-bit operand the upper half of the slot is implementation-specific
+          // (zero-extended or left alone, SDM "PUSH"), so setup zeroes the slot first.
+          const sreg = rng.int(6);
+          const esp = b.esp - n;
+          b.stackFits(esp, esp, b.esp);
+          if (osz === 32) b.setup([0xc7, 0x44, 0x24, 0xfc, 0, 0, 0, 0]);
+          const opcode = sreg < 4 ? [0x06 + sreg * 8] : [0x0f, sreg === 4 ? 0xa0 : 0xa8];
+          b.target([...p66, ...opcode], `PUSH ${SREG_NAMES[sreg]} ${osz}`, NONE);
+          b.esp = esp;
+          break;
+        }
+        case 3: {
+          // POP ES/SS/DS of a value pushed by setup.
+          const sreg = rng.pick([0, 2, 3]);
+          const esp = b.esp;
+          b.stackFits(esp - 4, esp - 4, esp);
+          b.setup([0x68, ...le32((rng.u32() & 0xffff0000) | selectorValue(b))]);
+          b.esp = esp - 4;
+          b.target([...p66, 0x07 + sreg * 8], `POP ${SREG_NAMES[sreg]} ${osz}`, NONE);
+          b.esp = esp - 4 + n;
+          break;
+        }
+        default: {
+          // LDS/LES/LSS r, m16:16|m16:32. LSS may load ESP itself, with an offset in the stack.
+          const which = rng.pick(["LDS", "LES", "LSS"] as const);
+          const lssEsp = which === "LSS" && osz === 32 && rng.chance(0.3);
+          const r = lssEsp ? 4 : b.reg(osz, true);
+          const mem = b.mem(osz === 16 ? 4 : 8);
+          const value = selectorValue(b);
+          let offset = rng.u32();
+          if (lssEsp) {
+            offset = (b.s + rng.range(0x1400, 0x1e00)) & ~3;
+            b.stackFits(offset, offset, offset);
+          }
+          if (osz === 16) b.store32(mem.target, (value << 16) | (offset & 0xffff));
+          else {
+            b.store32(mem.target, offset);
+            b.store32(mem.target + 4, (rng.u32() & 0xffff0000) | value);
+          }
+          const opcode = which === "LDS" ? [0xc5] : which === "LES" ? [0xc4] : [0x0f, 0xb2];
+          b.target(
+            [...p66, ...(mem.prefix67 ? [0x67] : []), ...opcode, mem.modrm | (r << 3), ...mem.tail],
+            `${which} ${osz} ${mem.kind}${lssEsp ? " esp" : ""}`,
+            NONE,
+          );
+          // If LSS faults the case ends there, so ESP is known either way.
+          if (lssEsp) b.esp = offset;
+        }
+      }
+    },
+  };
+}
+
 function groups(): FormGroup[] {
   const g: FormGroup[] = [];
   g.push({
@@ -1472,15 +1590,16 @@ function groups(): FormGroup[] {
       );
     },
   });
-  g.push(stringGroup(), stackGroup(), branchGroup(), bcdGroup(), simpleGroup(), faultGroup());
+  g.push(stringGroup(), stackGroup(), branchGroup(), bcdGroup(), simpleGroup(), faultGroup(), segmentGroup());
   return g;
 }
 
 /** Forms the generator never produces, and why. */
 export const EXCLUDED: readonly string[] = [
   "x87, MMX, SSE: outside the CPU's ISA (issue 4)",
-  "MOV/PUSH/POP Sreg, LDS/LES/LFS/LGS/LSS, far CALL/JMP/RET, IRET: selectors differ between the host's flat segments and ours; covered by system unit tests",
-  "FS:/GS: overrides: the host's FS/GS bases are Linux TLS, not 0",
+  "segment loads of selectors other than the host's flat CS/DS (any RPL) and null: the descriptor tables differ",
+  "loads of FS/GS (MOV, POP, LFS, LGS) and FS:/GS: overrides: the host keeps its TLS there (reads of FS/GS are covered)",
+  "far CALL/JMP/RET, IRET, task switches: need the host's GDT; covered by the system unit tests and the QEMU kernels",
   "POP ESP, ESP as a written register operand: would move the stack out of the scratch area",
   "16-bit near branches and 16-bit RET: EIP is truncated to 16 bits but the code page lies above 64 KiB",
   "SHLD/SHRD r/m16 with a count above 16: result and flags undefined (SDM)",

@@ -9,7 +9,10 @@ import { chooseLayout, ensureHarness, runHost } from "./host.js";
 import { fillScratch } from "./prng.js";
 
 const harness = ensureHarness();
-const layout = chooseLayout();
+const layout =
+  "path" in harness
+    ? chooseLayout(harness.path)
+    : { scratchBase: 0x8000, addr16: true, sel: { cs: 0, ds: 0, fs: 0, gs: 0 } };
 const S = layout.scratchBase;
 const ESP0 = S + 0x1c00;
 
@@ -89,6 +92,16 @@ describe.skipIf("missing" in harness)("host CPU harness", () => {
     ]);
     expect(res[2].errorCode).toBe(0);
     expect(res[3].errorCode).toBe(0x40 * 8 + 2);
+  });
+
+  it("reports the selectors, also after the code loaded a null selector into DS and ES", () => {
+    // mov eax, 3 ; mov ds, eax ; mov es, eax  (null selectors with RPL 3 load fine at CPL 3)
+    const [r] = runHost(path, layout, [tc([0xb8, 3, 0, 0, 0, 0x8e, 0xd8, 0x8e, 0xc0], [])]);
+    expect(r.vector).toBe(-1);
+    expect(Array.from(r.sregs)).toEqual([3, layout.sel.cs, layout.sel.ds, 3, layout.sel.fs, layout.sel.gs]);
+    // ... and a later access through the null DS is #GP(0) at that instruction.
+    const [f] = runHost(path, layout, [tc([0xb8, 0, 0, 0, 0, 0x8e, 0xd8, 0x8b, 0x05, ...le32(S)], [])]);
+    expect([f.vector, f.errorCode, f.eipOffset, f.sregs[3]]).toEqual([13, 0, 7, 0]);
   });
 
   it("keeps one process for many cases", () => {

@@ -19,6 +19,8 @@ export interface HostResult {
   eipOffset: number;
   regs: Uint32Array;
   eflags: number;
+  /** Selectors of ES CS SS DS FS GS. */
+  sregs: Uint16Array;
   /** Scratch dwords that changed: [dword index, value] pairs. */
   diffs: Uint32Array;
 }
@@ -40,12 +42,23 @@ export function ensureHarness(): { path: string } | { missing: string } {
  * Where the scratch area goes. Below 64 KiB, 16-bit addressing reaches it too; that needs
  * vm.mmap_min_addr <= 0x8000 (Debian's default is 0x10000, so fall back above 64 KiB).
  */
-export function chooseLayout(): Layout {
+export function chooseLayout(harness: string): Layout {
   let min = 0x10000;
   try {
     min = Number.parseInt(readFileSync("/proc/sys/vm/mmap_min_addr", "utf8"), 10);
   } catch {}
-  return min <= 0x8000 ? { scratchBase: 0x8000, addr16: true } : { scratchBase: 0x50000, addr16: false };
+  const r = spawnSync(harness, ["--selectors"], { encoding: "utf8" });
+  const [cs, ds, es, ss, fs, gs] = r.stdout
+    .trim()
+    .split(" ")
+    .map((x) => Number.parseInt(x, 16));
+  if (r.status !== 0 || !(cs > 0 && ds > 0) || es !== ds || ss !== ds) {
+    throw new Error(`host harness: unexpected selectors "${r.stdout.trim()}" ${r.stderr}`);
+  }
+  const sel = { cs, ds, fs, gs };
+  return min <= 0x8000
+    ? { scratchBase: 0x8000, addr16: true, sel }
+    : { scratchBase: 0x50000, addr16: false, sel };
 }
 
 export function encodeCases(cases: readonly TestCase[]): Buffer {
@@ -87,10 +100,20 @@ export function runHost(harness: string, layout: Layout, cases: readonly TestCas
     const regs = new Uint32Array(8);
     for (let i = 0; i < 8; i++) regs[i] = u();
     const eflags = u();
+    const sregs = new Uint16Array(6);
+    for (let i = 0; i < 6; i++) sregs[i] = u();
     const n = u();
     const diffs = new Uint32Array(n * 2);
     for (let i = 0; i < n * 2; i++) diffs[i] = u();
-    results.push({ vector: vector === 0xffffffff ? -1 : vector, errorCode, eipOffset, regs, eflags, diffs });
+    results.push({
+      vector: vector === 0xffffffff ? -1 : vector,
+      errorCode,
+      eipOffset,
+      regs,
+      eflags,
+      sregs,
+      diffs,
+    });
   }
   if (o !== out.length) throw new Error(`host harness: ${out.length - o} unexpected trailing bytes`);
   return results;
