@@ -294,15 +294,15 @@ export class SystemCpu extends CpuCore {
         if (e !== FAULT) throw e;
         const nv = this.faultVector;
         this.ext = 1;
-        if (vector === Exception.DF) {
+        // Only an exception being delivered can escalate: a fault while delivering INT n or
+        // an external interrupt is simply delivered instead (SDM table 6-5 classes).
+        const prior = kind === KIND_EXCEPTION ? vector : -1;
+        if (prior === Exception.DF) {
           this.shutdownReport = `triple fault: vector ${nv} (error ${this.faultCode.toString(16)}) while delivering #DF, first event ${firstVector} at ${this.segSel[CS].toString(16)}:${this.instrEip.toString(16)}`;
           this.ext = 0;
           return false;
         }
         const pf = Exception.PF;
-        // Only an exception being delivered can escalate: a fault while delivering INT n or
-        // an external interrupt is simply delivered instead (SDM table 6-5 classes).
-        const prior = kind === KIND_EXCEPTION ? vector : -1;
         if (
           (isContributory(prior) && isContributory(nv)) ||
           (prior === pf && (isContributory(nv) || nv === pf))

@@ -74,6 +74,23 @@ describe("interrupt gates and privilege changes", () => {
     expect(s.cpu.getSegment(Seg.DS).selector).toBe(0);
   });
 
+  it("INT 8 and INT 14 from ring 3 through DPL-0 gates are #GP(vector*8+2), never #DF", () => {
+    for (const v of [8, 14]) {
+      const s = sysCpu(
+        `${TO_RING3}
+      user:
+      fault: int ${v}
+        hlt
+      h: hlt`,
+        { [v]: { label: "h" }, [Exception.GP]: { label: "h" }, [Exception.DF]: { label: "h" } },
+      );
+      s.cpu.run({ instructions: 100 });
+      const esp = s.cpu.getReg(Reg.ESP);
+      expect(s.mem.r32(esp)).toBe(v * 8 + 2);
+      expect(s.mem.r32(esp + 4)).toBe(s.sym("fault"));
+    }
+  });
+
   it("interrupt gates clear IF, trap gates keep it", () => {
     const s = sysCpu(
       `sti
