@@ -21,11 +21,13 @@ import {
 } from "@pagurus/spec";
 import {
   CoreRequest,
+  compressDescriptor,
   DataField,
   DEFAULT_HOST_CALL_PORT,
   ExitReason,
   FrameField,
   GUEST_GDT_SLOTS,
+  gdtSlotOffset,
   REBASED_SELECTORS,
   readStubCounters,
   relocate,
@@ -170,8 +172,8 @@ export class Monitor {
   private sinceLastPeriod = 0;
   /** An exception the core asked the stub to deliver, until the stub confirms by resuming. */
   private requested: { vector: number; error: number } | null = null;
-  /** The guest's DPL of the descriptor in each stub GDT slot (the stub holds it compressed). */
-  private readonly slotDpl = new Int8Array(GUEST_GDT_SLOTS).fill(-1);
+  /** The guest's own descriptor behind each stub GDT slot (the stub holds it compressed). */
+  private readonly slotGuest: (readonly [number, number] | null)[] = new Array(GUEST_GDT_SLOTS).fill(null);
   private readonly moves: MonitorRelocation[] = [];
   private counters = {
     hostCalls: 0,
@@ -558,20 +560,17 @@ export class Monitor {
     this.refreshShadowRoots();
   }
 
-  /** The guest's descriptor for a selector, from the stub slot the core filled (DPL restored). */
+  /** The guest's descriptor for a selector, from what the core put behind the stub's slot. */
   private virtualDescriptor(selector: number, fallback: SegmentState): SegmentState {
     const index = selector >>> 3;
-    if ((selector & 4) !== 0 || index === 0 || index >= GUEST_GDT_SLOTS || this.slotDpl[index] < 0) {
-      // Null or LDT selectors, or a slot never filled: keep the cache, change the selector.
-      return { ...fallback, selector };
-    }
-    const at = StubOffset.gdt + index * 8;
-    const lo = this.readStub(at);
-    const hi = this.readStub(at + 4);
+    const guest = (selector & 4) === 0 && index > 0 && index < GUEST_GDT_SLOTS ? this.slotGuest[index] : null;
+    // Null or LDT selectors, or a slot never filled: keep the cache, change the selector.
+    if (guest === null) return { ...fallback, selector };
+    const [lo, hi] = guest;
     let limit = (lo & 0xffff) | (hi & 0xf0000);
     if ((hi & (1 << 23)) !== 0) limit = ((limit << 12) | 0xfff) >>> 0;
     const base = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) >>> 0;
-    const access = ((hi >>> 8) & 0x9f) | (this.slotDpl[index] << 5) | ((hi & 0xf00000) >>> 8);
+    const access = ((hi >>> 8) & 0xff) | ((hi >>> 8) & 0xf000);
     return { selector, base, limit, access };
   }
 
@@ -580,7 +579,7 @@ export class Monitor {
     const index = state.selector >>> 3;
     if ((state.selector & 4) !== 0 || index === 0 || index >= GUEST_GDT_SLOTS) return;
     if ((state.access & 0x80) === 0) return;
-    this.writeSlot(index, encodeDescriptor(state), (state.access >>> 5) & 3);
+    this.writeSlot(index, encodeDescriptor(state));
   }
 
   /** Copies the guest's GDT into the stub's guest slots (after LGDT, or at start). */
@@ -590,26 +589,26 @@ export class Monitor {
     const entries = Math.min(GUEST_GDT_SLOTS, (gdtr.limit + 1) >>> 3);
     for (let index = 1; index < GUEST_GDT_SLOTS; index++) {
       if (index >= entries) {
-        this.writeSlot(index, [0, 0], -1);
+        this.writeSlot(index, null);
         continue;
       }
       const lo = this.readGuestLinear(paging, gdtr.base + index * 8);
       const hi = this.readGuestLinear(paging, gdtr.base + index * 8 + 4);
-      const system = (hi & (1 << 12)) === 0;
-      // TSS and LDT descriptors and gates stay not present in the stub's GDT: a guest that
-      // uses them traps, and the virtual CPU does what the guest asked.
-      if (system || (hi & (1 << 15)) === 0) this.writeSlot(index, [0, 0], -1);
-      else this.writeSlot(index, [lo, hi], (hi >>> 13) & 3);
+      this.writeSlot(index, [lo, hi]);
     }
     for (const seg of SEGMENTS) this.ensureSlot(this.guest.getSegment(seg));
   }
 
-  private writeSlot(index: number, [lo, hi]: readonly [number, number], dpl: number): void {
-    // Claim 6: everything the guest runs with is DPL 3 in the machine's GDT.
-    const compressed = dpl < 0 ? hi : (hi | (3 << 13)) >>> 0;
-    this.writeStub(StubOffset.gdt + index * 8, lo);
-    this.writeStub(StubOffset.gdt + index * 8 + 4, compressed);
-    this.slotDpl[index] = dpl;
+  /**
+   * Claim 6: everything the guest runs with is DPL 3 in the machine's GDT. TSS and LDT
+   * descriptors and gates stay null there: a guest that uses them traps, and the virtual CPU
+   * does what the guest asked.
+   */
+  private writeSlot(index: number, guest: readonly [number, number] | null): void {
+    const [lo, hi] = guest === null ? [0, 0] : compressDescriptor(guest[0], guest[1], 3);
+    this.writeStub(gdtSlotOffset(index), lo);
+    this.writeStub(gdtSlotOffset(index) + 4, hi);
+    this.slotGuest[index] = guest === null || (lo === 0 && hi === 0) ? null : guest;
   }
 
   private systemState() {

@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runBare, runMonitored } from "./board.js";
@@ -11,6 +13,7 @@ describe("a guest under the monitor", () => {
     const bare = runBare(image("basic"));
     expect(bare.end).toBe("exit");
     expect(bare.output).toContain("user mode syscall");
+    expect(bare.output).toContain("user ds 0"); // IRET to ring 3 nulls DPL 0 data segments
     const monitored = runMonitored(image("basic"));
     expect({
       output: monitored.output,
@@ -23,5 +26,24 @@ describe("a guest under the monitor", () => {
       end: "exit",
       message: null,
     });
+  });
+});
+
+describe("the committed guest image", () => {
+  it("is what its NASM source assembles to", (context) => {
+    try {
+      execFileSync("nasm", ["-v"]);
+    } catch {
+      console.warn("nasm is not installed: the committed basic.bin is used as it is");
+      context.skip();
+    }
+    const dir = mkdtempSync(join(tmpdir(), "pagurus-guest-"));
+    try {
+      const out = join(dir, "basic.bin");
+      execFileSync("nasm", ["-f", "bin", join(import.meta.dirname, "guests", "basic.asm"), "-o", out]);
+      expect(Buffer.compare(readFileSync(out), Buffer.from(image("basic")))).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

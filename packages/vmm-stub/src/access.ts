@@ -45,6 +45,11 @@ export function writeFrame(
  * privilege", DESIGN.md section 4), so guest selectors work unchanged at CPL `guestRpl`.
  * System descriptors (LDT, TSS, gates) become null: the guest's LLDT, LTR and far
  * transfers through them are privileged or rare, and go to the core.
+ *
+ * The AVL bit (descriptor bit 52, {@link KERNEL_ONLY_BIT} in `high`) is the stub's own: set when
+ * the guest's DPL was below 3, so that the stub's IRET to guest user mode can null the data
+ * segment registers the hardware would null (SDM Vol. 2, IRET), which the compressed DPL
+ * alone no longer tells. The machine's GDT is never visible to the guest.
  */
 export function compressDescriptor(low: number, high: number, guestRpl: number): [number, number] {
   if (!(guestRpl >= 1 && guestRpl <= 3)) throw new RangeError(`guestRpl ${guestRpl} must be 1, 2 or 3`);
@@ -52,8 +57,12 @@ export function compressDescriptor(low: number, high: number, guestRpl: number):
   if (s === 0) return [0, 0];
   const dpl = (high >>> 13) & 3;
   const compressed = Math.max(dpl, guestRpl);
-  return [low >>> 0, ((high & ~(3 << 13)) | (compressed << 13)) >>> 0];
+  const kernelOnly = dpl < 3 ? KERNEL_ONLY_BIT : 0;
+  return [low >>> 0, ((high & ~(3 << 13) & ~KERNEL_ONLY_BIT) | (compressed << 13) | kernelOnly) >>> 0];
 }
+
+/** In a stub GDT slot's high dword: the guest's DPL was below 3 (see {@link compressDescriptor}). */
+export const KERNEL_ONLY_BIT = 1 << 20;
 
 /** Stub-relative offset of GDT slot `index` (a guest selector's index, `selector >> 3`). */
 export function gdtSlotOffset(index: number): number {

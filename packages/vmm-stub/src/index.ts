@@ -4,7 +4,14 @@
  * trap entry code, data page), assembled from stub/stub.asm, with its layout as typed
  * constants and the data writes that move it (claims 1, 9, 10: remap, never copy code).
  */
-export { compressDescriptor, type GuestFrame, gdtSlotOffset, readFrame, writeFrame } from "./access.js";
+export {
+  compressDescriptor,
+  type GuestFrame,
+  gdtSlotOffset,
+  KERNEL_ONLY_BIT,
+  readFrame,
+  writeFrame,
+} from "./access.js";
 export { decodeBase64, stubImage } from "./image.js";
 export {
   CODE_PAGES,

@@ -68,6 +68,9 @@ IRET_MASK       equ POPF_MASK | EFL_RF
 ; Vectors for which the CPU pushes an error code (SDM 6.13): 8, 10-14, 17.
 ERROR_CODE_VECTORS equ 0x00027D00
 
+; In a guest GDT slot's high dword: the AVL bit, set by the core when the guest's DPL was < 3.
+KERNEL_ONLY_BIT equ 20
+
 ; Exit reasons: the value the stub OUTs to the host-call port (claim 8).
 EXIT_TRAP           equ 1           ; a trap the stub hands to the core as is
 EXIT_REFLECT_FAILED equ 2           ; the stub tried to reflect but the guest's IDT/TSS/stack forbids it
@@ -408,6 +411,19 @@ gp_entry:
     and edx, 0xFFFF
     mov [ebp + F_SS], edx
     mov dword [D_VCPL], 3
+    ; IRET to an outer ring nulls each data segment register whose DPL is below the new CPL
+    ; (SDM Vol. 2, IRET). The slots hold DPLs compressed to 3; the core marks the guest's
+    ; kernel-only descriptors with the AVL bit (KERNEL_ONLY) for this.
+    push eax                    ; the EFLAGS image, for .iret_common
+    mov eax, F_DS
+    call null_if_kernel_only
+    mov eax, F_ES
+    call null_if_kernel_only
+    mov eax, F_FS
+    call null_if_kernel_only
+    mov eax, F_GS
+    call null_if_kernel_only
+    pop eax
     jmp .iret_common
 .iret_same:
     mov dword [D_GUEST_TOUCH], 0
@@ -433,6 +449,20 @@ gp_entry:
 .iret_to_core:
     mov dword [D_GUEST_TOUCH], 0
     jmp to_core
+
+; Frame field EAX holds a data segment selector: set it to null when its GDT slot carries
+; KERNEL_ONLY (a guest descriptor with DPL < 3). LDT selectors are left alone (the core's).
+null_if_kernel_only:
+    mov edx, [ebp + eax]
+    test edx, 4
+    jnz .keep
+    and edx, 0xFFF8
+    jz .keep
+    bt dword [GDT_OFFSET + edx + 4], KERNEL_ONLY_BIT
+    jnc .keep
+    mov dword [ebp + eax], 0
+.keep:
+    ret
 
 ; CF clear when the guest's virtual CPL <= its virtual IOPL (CLI, STI allowed).
 iopl_allows_if:

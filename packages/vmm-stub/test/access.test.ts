@@ -21,8 +21,9 @@ describe("frame and descriptor helpers", () => {
 
   it("compressDescriptor raises DPL 0 to the guest kernel's ring and nulls system descriptors", () => {
     const kernelCode: [number, number] = [0x0000ffff, 0x00cf9a00]; // DPL 0 code
-    expect(compressDescriptor(...kernelCode, 3)).toEqual([0x0000ffff, 0x00cffa00]);
-    expect(compressDescriptor(...kernelCode, 1)).toEqual([0x0000ffff, 0x00cfba00]);
+    // DPL 0 -> 3 (or 1), and the AVL bit (KERNEL_ONLY_BIT) set: the guest kept it from ring 3
+    expect(compressDescriptor(...kernelCode, 3)).toEqual([0x0000ffff, 0x00dffa00]);
+    expect(compressDescriptor(...kernelCode, 1)).toEqual([0x0000ffff, 0x00dfba00]);
     expect(compressDescriptor(0x0000ffff, 0x00cff200, 1)).toEqual([0x0000ffff, 0x00cff200]); // DPL 3 stays
     expect(compressDescriptor(0x20000067, 0x00008900, 3)).toEqual([0, 0]); // a TSS
     expect(() => compressDescriptor(...kernelCode, 0)).toThrow(RangeError);

@@ -95,8 +95,11 @@ start:
     iretd
 
 user_code:
+    mov ebx, ds                 ; 0: IRET to ring 3 nulled the DPL 0 data segments (SDM IRET)
     mov eax, 1                  ; "print"
     mov esi, msg_user
+    int 0x80
+    mov eax, 3                  ; "print EBX as a digit"
     int 0x80
     mov eax, 2                  ; "exit"
     int 0x80
@@ -129,9 +132,27 @@ pf_handler:
     iretd
 
 syscall:
+    push ds                     ; null, from user mode: the kernel loads its own
+    push eax
+    mov ax, 0x10
+    mov ds, ax
+    pop eax
     cmp eax, 1
-    jne .exit
+    jne .digit
     call print
+    pop ds
+    iretd
+.digit:
+    cmp eax, 3
+    jne .exit
+    mov esi, msg_ds
+    call print
+    mov al, bl
+    add al, '0'
+    call putc
+    mov al, 10
+    call putc
+    pop ds
     iretd
 .exit:
     mov esi, msg_bye
@@ -172,6 +193,7 @@ msg_int:    db "int 0x40 ok", 10, 0
 msg_pf:     db "page fault handled", 10, 0
 msg_user:   db "user mode syscall", 10, 0
 msg_bye:    db "bye", 10, 0
+msg_ds:     db "user ds ", 0
 msg_fail:   db "FAIL", 10, 0
 
 align 8
