@@ -49,7 +49,9 @@ if (process.argv[2] === "--one") {
   setTimeout(() => finish("timeout"), 10_000);
 } else {
   const only = process.argv.slice(2);
-  for (const k of kernels.filter((k) => k.qemu !== false && (only.length === 0 || only.includes(k.name)))) {
+  for (const k of kernels.filter(
+    (k) => (k.reference ?? "qemu") !== "none" && (only.length === 0 || only.includes(k.name)),
+  )) {
     const child = spawnSync(process.execPath, [import.meta.filename, "--one", JSON.stringify(k)], {
       encoding: "latin1",
     });
