@@ -5,7 +5,16 @@ import { IoPortMap, PhysicalMemoryMap } from "@pagurus/bus";
 import { Ia32Cpu } from "@pagurus/cpu";
 import { Mmu } from "@pagurus/mmu";
 import { type InterruptController, Reg, Seg } from "@pagurus/spec";
+import { CODE_PAGES, stubImage } from "@pagurus/vmm-stub";
 import { GuestMemoryView, GuestTranslation, Monitor, type MonitorStats } from "../src/index.js";
+
+function sameCodePages(bytes: Uint8Array): boolean {
+  const image = stubImage();
+  return CODE_PAGES.every((page) => {
+    const from = page * 4096;
+    return Buffer.compare(bytes.subarray(from, from + 4096), image.subarray(from, from + 4096)) === 0;
+  });
+}
 
 export const GUEST_RAM = 0x4000000; // 64 MiB, as the scenario kernels need
 const MONITOR_SIZE = 0x800000;
@@ -21,6 +30,8 @@ export interface RunResult {
   instructions: number;
   stats?: MonitorStats;
   message?: string | null;
+  /** The stub's code pages (entry code and trap entries) are still the image's bytes. */
+  stubCodeIntact?: boolean;
 }
 
 function guestIo(out: { text: string; exit: number | null }): IoPortMap {
@@ -179,5 +190,6 @@ export function runMonitored(image: Uint8Array, options: { seed?: number; limit?
     instructions: machine.instructionCount,
     stats: monitor.stats(),
     message: monitor.message,
+    stubCodeIntact: sameCodePages(monitor.stubBytes()),
   };
 }

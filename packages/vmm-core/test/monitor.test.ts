@@ -29,19 +29,19 @@ describe("a guest under the monitor", () => {
   });
 });
 
-describe("the committed guest image", () => {
-  it("is what its NASM source assembles to", (context) => {
+describe("the committed guest images", () => {
+  it.each(["basic", "probe"])("%s.bin is what its NASM source assembles to", (name, context) => {
     try {
       execFileSync("nasm", ["-v"]);
     } catch {
-      console.warn("nasm is not installed: the committed basic.bin is used as it is");
+      console.warn(`nasm is not installed: the committed ${name}.bin is used as it is`);
       context.skip();
     }
     const dir = mkdtempSync(join(tmpdir(), "pagurus-guest-"));
     try {
-      const out = join(dir, "basic.bin");
-      execFileSync("nasm", ["-f", "bin", join(import.meta.dirname, "guests", "basic.asm"), "-o", out]);
-      expect(Buffer.compare(readFileSync(out), Buffer.from(image("basic")))).toBe(0);
+      const out = join(dir, `${name}.bin`);
+      execFileSync("nasm", ["-f", "bin", join(import.meta.dirname, "guests", `${name}.asm`), "-o", out]);
+      expect(Buffer.compare(readFileSync(out), Buffer.from(image(name)))).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
