@@ -30,7 +30,7 @@ describe("a guest under the monitor", () => {
 });
 
 describe("the committed guest images", () => {
-  it.each(["basic", "probe"])("%s.bin is what its NASM source assembles to", (name, context) => {
+  it.for(["basic", "probe"])("%s.bin is what its NASM source assembles to", (name, context) => {
     try {
       execFileSync("nasm", ["-v"]);
     } catch {
