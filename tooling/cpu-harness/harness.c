@@ -6,10 +6,11 @@
  * Usage: harness [scratch_base_hex]   binary cases on stdin, binary results on stdout.
  *
  * Input, per case (little-endian u32 unless noted):
- *   code_len (0 ends the batch), code bytes[code_len], eax ecx edx ebx esp ebp esi edi, eflags,
+ *   code_len (0 ends the batch; bit 31 set: run in the 16-bit code segment), code bytes[code_len], eax ecx edx ebx esp ebp esi edi, eflags,
  *   scratch_seed
  * Output, per case:
- *   vector (0xFFFFFFFF when the code ran to its end), error_code, cr2, eip - CODE_BASE,
+ *   vector (0xFFFFFFFF when the code ran to its end), error_code, cr2, EIP relative to the code
+ *   segment's base (CODE_BASE for the flat segment, where the 16-bit segment is based too),
  *   eax ecx edx ebx esp ebp esi edi, eflags, es cs ss ds fs gs (selectors, one u32 each),
  *   n_diffs, then n_diffs pairs (dword index, value) of the scratch dwords that differ from
  *   their initial fill.
@@ -30,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <asm/ldt.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -49,7 +52,14 @@ struct regs in_regs, out_regs;
 uint32_t out_sregs[6];
 uint32_t saved_ds, saved_es;
 uint32_t host_esp;
-uint32_t code_entry = CODE_BASE;
+/* Far pointer (offset, selector) the trampoline jumps through: flat CS or the 16-bit LDT segment. */
+struct __attribute__((packed)) {
+  uint32_t offset;
+  uint16_t selector;
+} code_entry;
+uint32_t host_cs;
+/* LDT entry 0, RPL 3: a 16-bit code segment based at CODE_BASE (modify_ldt). */
+#define CODE16_SEL 0x07u
 void run_case(void);
 void harness_exit(void);
 
@@ -66,7 +76,7 @@ __asm__(".intel_syntax noprefix\n"
         "  mov eax, [in_regs+0]\n mov ecx, [in_regs+4]\n mov edx, [in_regs+8]\n"
         "  mov ebx, [in_regs+12]\n mov ebp, [in_regs+20]\n mov esi, [in_regs+24]\n"
         "  mov edi, [in_regs+28]\n mov esp, [in_regs+16]\n"
-        "  jmp dword ptr [code_entry]\n"
+        "  jmp fword ptr [code_entry]\n"
         ".globl harness_exit\n"
         "harness_exit:\n"
         /* The code may have loaded DS or ES with a null or read-only selector; SS can only
@@ -93,6 +103,8 @@ static void on_fault(int sig, siginfo_t *info, void *ctx_) {
   greg_t *g = ctx->uc_mcontext.gregs;
   uint32_t eip = (uint32_t)g[REG_EIP];
   (void)info;
+  /* In the 16-bit segment EIP is already relative to CODE_BASE. */
+  if (((uint32_t)g[REG_CS] & 0xffff) == CODE16_SEL) eip += CODE_BASE;
   if (eip < CODE_BASE || eip >= CODE_BASE + CODE_SIZE) {
     /* A fault outside the test code is a harness bug: never report it as a CPU result. */
     fprintf(stderr, "harness: signal %d at eip %08x outside the code page\n", sig, eip);
@@ -150,6 +162,21 @@ int main(int argc, char **argv) {
             scratch_base);
     return 2;
   }
+  __asm__("mov %%cs, %0" : "=r"(host_cs));
+  host_cs &= 0xffff;
+  struct user_desc code16 = {.entry_number = 0,
+                             .base_addr = CODE_BASE,
+                             .limit = 0xffff,
+                             .seg_32bit = 0,
+                             .contents = MODIFY_LDT_CONTENTS_CODE,
+                             .read_exec_only = 0,
+                             .limit_in_pages = 0,
+                             .seg_not_present = 0,
+                             .useable = 1};
+  if (syscall(SYS_modify_ldt, 1, &code16, sizeof code16) != 0) {
+    fprintf(stderr, "harness: modify_ldt failed: no 16-bit code segment\n");
+    return 2;
+  }
   stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
   sigaltstack(&ss, 0);
   struct sigaction sa;
@@ -165,16 +192,32 @@ int main(int argc, char **argv) {
   for (;;) {
     uint32_t len, seed;
     if (!read_all(&len, 4) || len == 0) break;
+    int code16 = (len & 0x80000000u) != 0;
+    len &= 0x7fffffffu;
     if (len > MAX_CODE) {
       fprintf(stderr, "harness: code too long (%u)\n", len);
       return 2;
     }
     if (!read_all(code, len) || !read_all(&in_regs, sizeof in_regs) || !read_all(&seed, 4)) return 2;
-    /* jmp rel32 back to harness_exit. */
     volatile uint32_t end = CODE_BASE + len;
-    code[len] = 0xE9;
-    uint32_t rel = (uint32_t)(uintptr_t)harness_exit - (end + 5);
-    memcpy(code + len + 1, &rel, 4);
+    if (code16) {
+      /* jmp far ptr16:32 (66 EA) back to harness_exit in the flat code segment. */
+      uint32_t target = (uint32_t)(uintptr_t)harness_exit;
+      uint16_t sel = (uint16_t)host_cs;
+      code[len] = 0x66;
+      code[len + 1] = 0xEA;
+      memcpy(code + len + 2, &target, 4);
+      memcpy(code + len + 6, &sel, 2);
+      code_entry.offset = 0;
+      code_entry.selector = CODE16_SEL;
+    } else {
+      /* jmp rel32 back to harness_exit. */
+      code[len] = 0xE9;
+      uint32_t rel = (uint32_t)(uintptr_t)harness_exit - (end + 5);
+      memcpy(code + len + 1, &rel, 4);
+      code_entry.offset = CODE_BASE;
+      code_entry.selector = (uint16_t)host_cs;
+    }
 
     uint32_t x = seed ? seed : 1;
     for (uint32_t i = 0; i < SCRATCH_SIZE / 4; i++) {
@@ -188,6 +231,8 @@ int main(int argc, char **argv) {
     volatile uint32_t vector = 0xFFFFFFFFu, err = 0, cr2 = 0, eip = end;
     if (sigsetjmp(fault_jmp, 1) == 0) {
       run_case();
+      /* The far jump back is the harness's own: report the code's CS. */
+      if (code16) out_sregs[1] = CODE16_SEL;
     } else {
       vector = fault_vector;
       err = fault_err;

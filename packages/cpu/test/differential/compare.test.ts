@@ -21,6 +21,7 @@ const scratch = () => {
 function tc(undefAfter: number, extra: Partial<TestCase> = {}): TestCase {
   return {
     id: 1,
+    mode: 32,
     code: Uint8Array.from([0x21, 0xc8]), // and eax, ecx
     regs: new Uint32Array(8),
     eflags: 0x202,

@@ -11,7 +11,7 @@ import { loadIa32Cpu } from "./emulated.js";
 import { chooseLayout, ensureHarness } from "./host.js";
 
 const SEED = 0x1a32_0004;
-const INSTRUCTIONS = 200_000;
+const INSTRUCTIONS = 300_000;
 
 const harness = ensureHarness();
 if ("missing" in harness) console.warn(`differential test skipped: ${harness.missing}`);

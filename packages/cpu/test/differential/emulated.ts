@@ -22,6 +22,9 @@ const TSS_BASE = 0xe1000;
 const GDT_BASE = 0xe2000;
 const RING0_STACK = 0xe9000;
 const HANDLER = 0xea000;
+const LDT_BASE = 0xe3000;
+/** LDT entry 0 with RPL 3, as the harness creates it with modify_ldt. */
+const CODE16_SEL = 0x07;
 
 /** Physical memory: 1 MiB of RAM with the direct fast path; everything above reads as ones. */
 export class FlatRam implements PhysicalMemory {
@@ -146,6 +149,9 @@ export class EmulatedRunner {
     ram.write32(TSS_BASE + 4, RING0_STACK);
     ram.write32(TSS_BASE + 8, 0x10);
     ram.write16(TSS_BASE + 0x66, 0x68);
+    // LDT entry 0: the 16-bit code segment (base CODE_BASE, limit 0xFFFF, DPL 3, execute/read).
+    ram.write32(LDT_BASE, ((CODE_BASE & 0xffff) << 16) | 0xffff);
+    ram.write32(LDT_BASE + 4, (CODE_BASE & 0xff000000) | 0x00fb00 | ((CODE_BASE >>> 16) & 0xff));
     this.cpu = this.createCpu();
   }
 
@@ -162,7 +168,7 @@ export class EmulatedRunner {
     const cpu = new this.Ctor({ memory: this.memory, io });
     cpu.setCr(0, 0x11); // PE, ET
     cpu.setSegment(7 as SegIndex, { selector: this.tssSelector, base: TSS_BASE, limit: 0x67, access: 0x8b });
-    cpu.setSegment(6 as SegIndex, { selector: 0, base: 0, limit: 0, access: 0x82 });
+    cpu.setSegment(6 as SegIndex, { selector: 0, base: LDT_BASE, limit: 7, access: 0x82 });
     cpu.idtr = { base: IDT_BASE, limit: 0x7ff };
     cpu.gdtr = { base: GDT_BASE, limit: 0x7f };
     cpu.hooks = {
@@ -196,14 +202,19 @@ export class EmulatedRunner {
     return out;
   }
 
-  /** CPL 3 flat segments with the host's selectors; again before every case. */
-  private userSegments(): void {
+  /**
+   * CPL 3 flat segments with the host's selectors; again before every case. Mode 16 runs in the
+   * host's LDT code segment: 16-bit, based at CODE_BASE, limit 0xFFFF (the harness's modify_ldt).
+   */
+  private userSegments(mode: 16 | 32): void {
     const cpu = this.cpu;
     const { cs, ds, fs, gs } = this.layout.sel;
     const seg = (selector: number, access: number) => ({ selector, base: 0, limit: 0xffffffff, access });
     const code = 0xc000 | 0xfb; // G, D, P, DPL 3, code execute/read accessed
     const data = 0xc000 | 0xf3; // G, B, P, DPL 3, data read/write accessed
-    cpu.setSegment(1 as SegIndex, seg(cs, code));
+    if (mode === 16)
+      cpu.setSegment(1 as SegIndex, { selector: CODE16_SEL, base: CODE_BASE, limit: 0xffff, access: 0xfb });
+    else cpu.setSegment(1 as SegIndex, seg(cs, code));
     for (const s of [0, 2, 3]) cpu.setSegment(s as SegIndex, seg(ds, data));
     // FS and GS are never loaded or used for memory by the generated code, only read.
     cpu.setSegment(4 as SegIndex, fs ? seg(fs, data) : { selector: 0, base: 0, limit: 0, access: 0 });
@@ -217,19 +228,20 @@ export class EmulatedRunner {
   run(c: TestCase): EmuResult {
     const { memory } = this;
     memory.ram.set(c.code, CODE_BASE);
-    this.userSegments();
+    this.userSegments(c.mode);
     const cpu = this.cpu;
+    const csBase = c.mode === 16 ? CODE_BASE : 0;
     fillScratch(c.scratchSeed, this.words);
     for (let i = 0; i < 8; i++) cpu.setReg(i as RegIndex, c.regs[i]);
     cpu.eflags = c.eflags;
-    cpu.eip = CODE_BASE;
+    cpu.eip = CODE_BASE - csBase;
     cpu.flushTlb();
     this.hit = null;
     const stop = cpu.run({ until: CODE_BASE + c.code.length, instructions: 100_000 });
     if (stop === "shutdown" || cpu.halted) this.cpu = this.createCpu();
     const hit = this.takeHit();
     if (hit) {
-      return { ...hit, eipOffset: (hit.eip - CODE_BASE) | 0, stop };
+      return { ...hit, eipOffset: (hit.eip + csBase - CODE_BASE) | 0, stop };
     }
     const regs = new Uint32Array(8);
     for (let i = 0; i < 8; i++) regs[i] = cpu.getReg(i as RegIndex);
@@ -237,7 +249,7 @@ export class EmulatedRunner {
       vector: -1,
       errorCode: 0,
       kind: null,
-      eipOffset: (cpu.eip - CODE_BASE) | 0,
+      eipOffset: (cpu.eip + csBase - CODE_BASE) | 0,
       regs,
       eflags: cpu.eflags,
       sregs: this.selectors(cpu),

@@ -54,6 +54,8 @@ export interface InsnRecord {
 
 export interface TestCase {
   id: number;
+  /** 32: the flat code segment; 16: a 16-bit code segment based at CODE_BASE (the host's LDT). */
+  mode: 16 | 32;
   code: Uint8Array;
   /** EAX..EDI in encoding order; ESP is fixed by the layout. */
   regs: Uint32Array;
@@ -128,10 +130,16 @@ export class CaseBuilder {
   readonly s: number;
   readonly rng: Prng;
   readonly layout: Layout;
+  /** Default operand and address size of the code segment. */
+  readonly mode: 16 | 32;
+  /** EIP of the first byte: the code page's linear address, or 0 in the 16-bit code segment based there. */
+  readonly csBase: number;
 
-  constructor(rng: Prng, layout: Layout, eflags: number) {
+  constructor(rng: Prng, layout: Layout, eflags: number, mode: 16 | 32 = 32) {
     this.rng = rng;
     this.layout = layout;
+    this.mode = mode;
+    this.csBase = mode === 16 ? 0 : CODE_BASE;
     this.s = layout.scratchBase;
     this.esp = this.s + STACK_INIT;
     this.df = eflags & DF;
@@ -164,18 +172,48 @@ export class CaseBuilder {
     this.push(bytes, null);
   }
 
-  movImm(reg: number, value: number): void {
-    this.setup([0xb8 + reg, ...le32(value)]);
+  /**
+   * Segment overrides whose base is 0: ES, SS, DS, and CS in the flat code segment (the 16-bit
+   * one is based at CODE_BASE, so CS: would address outside the scratch area).
+   */
+  segOverrides(): number[] {
+    return this.mode === 16 ? [0x26, 0x36, 0x3e] : [0x26, 0x36, 0x3e, 0x2e];
   }
 
+  /** The operand-size prefix for `size` in this code segment (none for byte operations). */
+  o(size: Size): number[] {
+    return size !== 8 && size !== this.mode ? [0x66] : [];
+  }
+
+  /** The address-size prefix a memory operand needs in this code segment. */
+  a(m: MemOperand | 16 | 32): number[] {
+    const size = typeof m === "number" ? m : m.kind === "m16" ? 16 : 32;
+    return size !== this.mode ? [0x67] : [];
+  }
+
+  movImm(reg: number, value: number): void {
+    this.setup([...this.o(32), 0xb8 + reg, ...le32(value)]);
+  }
+
+  /** mov dword [abs32], imm32 */
   store32(address: number, value: number): void {
-    this.setup([0xc7, 0x05, ...le32(address), ...le32(value)]);
+    this.setup([...this.o(32), ...this.a(32), 0xc7, 0x05, ...le32(address), ...le32(value)]);
+  }
+
+  /** mov r32, dword [abs32] */
+  load32(reg: number, address: number): void {
+    this.setup([...this.o(32), ...this.a(32), 0x8b, 0x05 | (reg << 3), ...le32(address)]);
+  }
+
+  /** push imm32 (4 bytes in either code size) */
+  pushImm32(value: number): void {
+    this.setup([...this.o(32), 0x68, ...le32(value)]);
   }
 
   /** Emits a target instruction; throws Reject when it would read a flag that is undefined. */
   target(bytes: readonly number[], form: string, flags: FlagEffect): void {
     if (flags.read & this.undef) throw new Reject();
-    this.push(bytes, form);
+    this.push(bytes, this.mode === 16 ? `${form} c16` : form);
     this.undef = (this.undef & ~flags.written & ~flags.undef) | flags.undef;
   }
 
@@ -211,7 +249,7 @@ export class CaseBuilder {
     const hi = this.s + (opts.hi ?? 0xfc0) - bytes;
     let t = rng.range(lo, hi);
     if (rng.chance(0.5)) t &= ~(Math.min(bytes, 4) - 1);
-    const use16 = opts.addr16 ?? (this.layout.addr16 && rng.chance(0.15));
+    const use16 = opts.addr16 ?? (this.layout.addr16 && rng.chance(this.mode === 16 ? 0.8 : 0.15));
     if (use16) return this.mem16(t, avoid);
     for (let attempt = 0; attempt < 20; attempt++) {
       const r = this.mem32(t, avoid, opts.espBias ?? 0);
@@ -366,11 +404,11 @@ function emitModrm(b: CaseBuilder, spec: ModrmSpec): void {
     b.last = true;
   }
   if (lock) prefixes.push(0xf0);
-  if (spec.osz === 16) prefixes.push(0x66);
+  prefixes.push(...b.o(spec.osz));
   if (mem) {
-    if (mem.prefix67) prefixes.push(0x67);
+    prefixes.push(...b.a(mem));
     if (rng.chance(0.1)) {
-      const seg = rng.pick([0x26, 0x36, 0x3e, 0x2e]);
+      const seg = rng.pick(b.segOverrides());
       // A CS override on a write is #GP(0) (code segments are not writable): keep it rare.
       if (seg === 0x2e && spec.rmWrite) {
         if (rng.chance(0.2)) {
@@ -633,7 +671,7 @@ function stringGroup(): FormGroup {
       const rng = b.rng;
       const o = rng.pick(ops);
       const size = sizes(rng);
-      const a16 = b.layout.addr16 && rng.chance(0.25);
+      const a16 = b.layout.addr16 && rng.chance(b.mode === 16 ? 0.75 : 0.25);
       const repKind = rng.int(3);
       const prefix = repKind === 0 ? null : o.rep === "rep" ? 0xf3 : repKind === 1 ? 0xf3 : 0xf2;
       const count = rng.pick([0, 1, 2, 3, rng.int(24)]);
@@ -643,9 +681,8 @@ function stringGroup(): FormGroup {
       if (prefix !== null) b.movImm(1, a16 ? ((rng.u32() & 0xffff0000) | count) >>> 0 : count);
       const bytes: number[] = [];
       if (prefix !== null) bytes.push(prefix);
-      if (size === 16) bytes.push(0x66);
-      if (a16) bytes.push(0x67);
-      if (o.src && rng.chance(0.15)) bytes.push(rng.pick([0x26, 0x2e, 0x36, 0x3e]));
+      bytes.push(...b.o(size), ...b.a(a16 ? 16 : 32));
+      if (o.src && rng.chance(0.15)) bytes.push(rng.pick(b.segOverrides()));
       bytes.push(o.op + (size === 8 ? 0 : 1));
       const rep = prefix === null ? "" : prefix === 0xf3 ? (o.rep === "rep" ? "REP " : "REPE ") : "REPNE ";
       // With a zero count a REP form changes no flag, so earlier undefined flags stay undefined.
@@ -664,7 +701,7 @@ function stackGroup(): FormGroup {
       const k = rng.int(12);
       const osz = vsize(rng);
       const n = osz / 8;
-      const p66 = osz === 16 ? [0x66] : [];
+      const p66 = b.o(osz);
       const push = (form: string, bytes: number[], count = 1, flags = NONE): void => {
         const esp = b.esp - n * count;
         b.stackFits(esp, esp, b.esp);
@@ -706,7 +743,7 @@ function stackGroup(): FormGroup {
           const useMem = rng.chance(0.7);
           if (useMem) {
             const mem = b.mem(n, { espBias: n });
-            const bytes = [...p66, ...(mem.prefix67 ? [0x67] : []), 0x8f, mem.modrm, ...mem.tail];
+            const bytes = [...p66, ...b.a(mem), 0x8f, mem.modrm, ...mem.tail];
             b.target(bytes, `POP rm ${osz} ${mem.kind}`, NONE);
           } else {
             const r = b.reg(osz, true);
@@ -731,15 +768,10 @@ function stackGroup(): FormGroup {
           const v = (rng.u32() & (ARITH | DF | 0x200 | 0x3000 | NT | ID)) | 2;
           const esp = b.esp;
           b.stackFits(esp - 4, esp - 4, esp);
-          b.setup([0x68, ...le32(v)]);
+          b.pushImm32(v);
           b.esp = esp - 4;
-          if (osz === 16) {
-            b.target([0x66, 0x9d], "POPF 16", { read: 0, written: ARITH, undef: 0 });
-            b.esp = esp - 2;
-          } else {
-            b.target([0x9d], "POPF 32", { read: 0, written: ARITH, undef: 0 });
-            b.esp = esp;
-          }
+          b.target([...p66, 0x9d], `POPF ${osz}`, { read: 0, written: ARITH, undef: 0 });
+          b.esp = esp - 4 + n;
           b.df = v & DF;
           break;
         }
@@ -780,57 +812,58 @@ function branchGroup(): FormGroup {
       const k = rng.int(9);
       const cc = rng.int(16);
       const here = () => b.bytes.length;
+      // Near branches use the code segment's operand size (a 66h prefix would flip it; a 16-bit
+      // branch in the 32-bit segment would truncate EIP below the code page: EXCLUDED).
+      const rel = (v: number) => (b.mode === 16 ? le16(v) : le32(v));
+      const n = b.mode / 8;
+      const fillerLength = FILLER.length + (b.mode === 16 ? 2 : 0);
       switch (k) {
         case 0:
-          b.target([0x70 + cc, FILLER.length], "Jcc rel8", { ...NONE, read: CC_READS[cc] });
+          b.target([0x70 + cc, fillerLength], "Jcc rel8", { ...NONE, read: CC_READS[cc] });
           break;
         case 1:
-          b.target([0x0f, 0x80 + cc, ...le32(FILLER.length)], "Jcc rel32", { ...NONE, read: CC_READS[cc] });
+          b.target([0x0f, 0x80 + cc, ...rel(fillerLength)], "Jcc relz", { ...NONE, read: CC_READS[cc] });
           break;
         case 2:
-          b.target(rng.chance(0.5) ? [0xeb, FILLER.length] : [0xe9, ...le32(FILLER.length)], "JMP rel", NONE);
+          b.target(rng.chance(0.5) ? [0xeb, fillerLength] : [0xe9, ...rel(fillerLength)], "JMP rel", NONE);
           break;
         case 3: {
-          const a16 = rng.chance(0.3) ? [0x67] : [];
+          const a16 = rng.chance(b.mode === 16 ? 0.7 : 0.3);
           const op = rng.int(4);
-          const names = ["LOOPNE", "LOOPE", "LOOP", "JECXZ"];
-          b.target([...a16, 0xe0 + op, FILLER.length], `${names[op]} ${a16.length ? "a16" : "a32"}`, {
+          const names = ["LOOPNE", "LOOPE", "LOOP", a16 ? "JCXZ" : "JECXZ"];
+          b.target([...b.a(a16 ? 16 : 32), 0xe0 + op, fillerLength], `${names[op]} ${a16 ? "a16" : "a32"}`, {
             ...NONE,
             read: op < 2 ? ZF : 0,
           });
           break;
         }
         case 4: {
-          b.stackFits(b.esp - 4, b.esp - 4, b.esp);
-          b.target([0xe8, ...le32(FILLER.length)], "CALL rel32", NONE);
-          b.esp -= 4;
+          b.stackFits(b.esp - n, b.esp - n, b.esp);
+          b.target([0xe8, ...rel(fillerLength)], "CALL relz", NONE);
+          b.esp -= n;
           break;
         }
         case 5:
         case 6: {
-          // CALL/JMP r/m32 to just past the filler.
+          // CALL/JMP r/m to just past the filler.
           const call = k === 5;
-          if (call) b.stackFits(b.esp - 4, b.esp - 4, b.esp);
+          if (call) b.stackFits(b.esp - n, b.esp - n, b.esp);
           if (rng.chance(0.5)) {
             const r = b.reg(32, true);
             b.movImm(r, 0);
-            const target = CODE_BASE + here() + 2 + FILLER.length;
+            const target = b.csBase + here() + 2 + fillerLength;
             b.bytes.splice(b.bytes.length - 4, 4, ...le32(target));
-            b.target([0xff, (call ? 0xd0 : 0xe0) | r], `${call ? "CALL" : "JMP"} rm 32 reg`, NONE);
+            b.target([0xff, (call ? 0xd0 : 0xe0) | r], `${call ? "CALL" : "JMP"} rm reg`, NONE);
           } else {
-            const mem = b.mem(4, { addr16: false });
+            const mem = b.mem(4);
             b.store32(mem.target, 0);
             const storeAt = b.bytes.length - 4;
-            const len = 2 + mem.tail.length;
-            const target = CODE_BASE + here() + len + FILLER.length;
+            const bytes = [...b.a(mem), 0xff, mem.modrm | ((call ? 2 : 4) << 3), ...mem.tail];
+            const target = b.csBase + here() + bytes.length + fillerLength;
             b.bytes.splice(storeAt, 4, ...le32(target));
-            b.target(
-              [0xff, mem.modrm | ((call ? 2 : 4) << 3), ...mem.tail],
-              `${call ? "CALL" : "JMP"} rm 32 m32`,
-              NONE,
-            );
+            b.target(bytes, `${call ? "CALL" : "JMP"} rm ${mem.kind}`, NONE);
           }
-          if (call) b.esp -= 4;
+          if (call) b.esp -= n;
           break;
         }
         default: {
@@ -839,10 +872,11 @@ function branchGroup(): FormGroup {
           const len = extra < 0 ? 1 : 3;
           const esp = b.esp;
           const after = esp + Math.max(extra, 0);
-          b.stackFits(after, esp - 4, after);
-          const target = CODE_BASE + here() + 5 + len + FILLER.length;
-          b.setup([0x68, ...le32(target)]);
-          b.esp = esp - 4;
+          b.stackFits(after, esp - n, after);
+          const push = 1 + n;
+          const target = b.csBase + here() + push + len + fillerLength;
+          b.setup([0x68, ...rel(target)]);
+          b.esp = esp - n;
           b.target(
             extra < 0 ? [0xc3] : [0xc2, extra & 0xff, extra >> 8],
             extra < 0 ? "RET" : "RET imm16",
@@ -851,8 +885,9 @@ function branchGroup(): FormGroup {
           b.esp = after;
         }
       }
-      b.insns.push({ offset: b.bytes.length, length: FILLER.length, form: null, undefBefore: b.undef });
-      b.bytes.push(...FILLER);
+      const filler = [...b.o(32), ...b.a(32), ...FILLER];
+      b.insns.push({ offset: b.bytes.length, length: filler.length, form: null, undefBefore: b.undef });
+      b.bytes.push(...filler);
     },
   };
 }
@@ -909,10 +944,10 @@ function bcdGroup(): FormGroup {
 
 function simpleGroup(): FormGroup {
   const list: [number[], string, FlagEffect][] = [
-    [[0x98], "CWDE 32", NONE],
-    [[0x66, 0x98], "CBW 16", NONE],
-    [[0x99], "CDQ 32", NONE],
-    [[0x66, 0x99], "CWD 16", NONE],
+    [[-32, 0x98], "CWDE 32", NONE],
+    [[-16, 0x98], "CBW 16", NONE],
+    [[-32, 0x99], "CDQ 32", NONE],
+    [[-16, 0x99], "CWD 16", NONE],
     [[0xf8], "CLC", { read: 0, written: CF, undef: 0 }],
     [[0xf9], "STC", { read: 0, written: CF, undef: 0 }],
     [[0xf5], "CMC", { read: CF, written: CF, undef: 0 }],
@@ -933,8 +968,10 @@ function simpleGroup(): FormGroup {
         b.df = DF;
         b.target([0xfd], "STD", NONE);
       } else {
+        // A leading -16/-32 stands for the operand size (its prefix depends on the code segment).
         const [bytes, name, fl] = list[k];
-        b.target(bytes, name, fl);
+        const [first, ...rest] = bytes;
+        b.target(first < 0 ? [...b.o(-first as Size), ...rest] : bytes, name, fl);
       }
     },
   };
@@ -949,7 +986,7 @@ function incDecRegGroup(): FormGroup {
       const osz = vsize(rng);
       const dec = rng.chance(0.5);
       const r = b.reg(osz, true);
-      b.target([...(osz === 16 ? [0x66] : []), (dec ? 0x48 : 0x40) + r], `${dec ? "DEC" : "INC"} r ${osz}`, {
+      b.target([...b.o(osz), (dec ? 0x48 : 0x40) + r], `${dec ? "DEC" : "INC"} r ${osz}`, {
         read: 0,
         written: ARITH & ~CF,
         undef: 0,
@@ -999,7 +1036,7 @@ function movGroup(): FormGroup {
       else if (k === 3) {
         const r = b.reg(size, true);
         b.target(
-          [...(size === 16 ? [0x66] : []), (size === 8 ? 0xb0 : 0xb8) + r, ...imm(size, rng)],
+          [...b.o(size), (size === 8 ? 0xb0 : 0xb8) + r, ...imm(size, rng)],
           `MOV r,imm ${size}`,
           NONE,
         );
@@ -1007,9 +1044,10 @@ function movGroup(): FormGroup {
         // MOV AL/eAX <-> moffs: the offset is the absolute address (32-bit addressing).
         const store = k === 5;
         const t = b.s + rng.range(0x40, 0xf00);
+        const a16 = b.layout.addr16 && b.mode === 16 && rng.chance(0.7);
         b.target(
-          [...(size === 16 ? [0x66] : []), (store ? 0xa2 : 0xa0) + w, ...le32(t)],
-          `MOV ${store ? "moffs,A" : "A,moffs"} ${size}`,
+          [...b.o(size), ...b.a(a16 ? 16 : 32), (store ? 0xa2 : 0xa0) + w, ...(a16 ? le16(t) : le32(t))],
+          `MOV ${store ? "moffs,A" : "A,moffs"} ${size} ${a16 ? "a16" : "a32"}`,
           NONE,
         );
       }
@@ -1044,7 +1082,7 @@ function segmentGroup(): FormGroup {
       const rng = b.rng;
       const osz = vsize(rng);
       const n = osz / 8;
-      const p66 = osz === 16 ? [0x66] : [];
+      const p66 = b.o(osz);
       switch (rng.int(6)) {
         case 0: {
           // MOV r/m16, Sreg (reads; a 32-bit register destination is zero-extended on P6, SDM "MOV")
@@ -1085,7 +1123,7 @@ function segmentGroup(): FormGroup {
           const sreg = rng.int(6);
           const esp = b.esp - n;
           b.stackFits(esp, esp, b.esp);
-          if (osz === 32) b.setup([0xc7, 0x44, 0x24, 0xfc, 0, 0, 0, 0]);
+          if (osz === 32) b.setup([...b.o(32), ...b.a(32), 0xc7, 0x44, 0x24, 0xfc, 0, 0, 0, 0]);
           const opcode = sreg < 4 ? [0x06 + sreg * 8] : [0x0f, sreg === 4 ? 0xa0 : 0xa8];
           b.target([...p66, ...opcode], `PUSH ${SREG_NAMES[sreg]} ${osz}`, NONE);
           b.esp = esp;
@@ -1096,7 +1134,7 @@ function segmentGroup(): FormGroup {
           const sreg = rng.pick([0, 2, 3]);
           const esp = b.esp;
           b.stackFits(esp - 4, esp - 4, esp);
-          b.setup([0x68, ...le32((rng.u32() & 0xffff0000) | selectorValue(b))]);
+          b.pushImm32((rng.u32() & 0xffff0000) | selectorValue(b));
           b.esp = esp - 4;
           b.target([...p66, 0x07 + sreg * 8], `POP ${SREG_NAMES[sreg]} ${osz}`, NONE);
           b.esp = esp - 4 + n;
@@ -1121,7 +1159,7 @@ function segmentGroup(): FormGroup {
           }
           const opcode = which === "LDS" ? [0xc5] : which === "LES" ? [0xc4] : [0x0f, 0xb2];
           b.target(
-            [...p66, ...(mem.prefix67 ? [0x67] : []), ...opcode, mem.modrm | (r << 3), ...mem.tail],
+            [...p66, ...b.a(mem), ...opcode, mem.modrm | (r << 3), ...mem.tail],
             `${which} ${osz} ${mem.kind}${lssEsp ? " esp" : ""}`,
             NONE,
           );
@@ -1168,11 +1206,7 @@ function groups(): FormGroup[] {
           flags,
         });
       else if (k === 2) {
-        b.target(
-          [...(size === 16 ? [0x66] : []), op * 8 + 4 + w, ...imm(size, rng)],
-          `${name} A,imm ${size}`,
-          flags,
-        );
+        b.target([...b.o(size), op * 8 + 4 + w, ...imm(size, rng)], `${name} A,imm ${size}`, flags);
       } else {
         // 80 /op ib, 81 /op iz, 83 /op ib (sign-extended), 82 /op ib (the 80 alias, valid outside 64-bit mode)
         const variants = size === 8 ? [0x80, 0x82] : [0x81, 0x83];
@@ -1243,15 +1277,11 @@ function groups(): FormGroup[] {
     weight: 1,
     gen: (b) => {
       const size = sizes(b.rng);
-      b.target(
-        [...(size === 16 ? [0x66] : []), size === 8 ? 0xa8 : 0xa9, ...imm(size, b.rng)],
-        `TEST A,imm ${size}`,
-        {
-          read: 0,
-          written: ARITH & ~AF,
-          undef: AF,
-        },
-      );
+      b.target([...b.o(size), size === 8 ? 0xa8 : 0xa9, ...imm(size, b.rng)], `TEST A,imm ${size}`, {
+        read: 0,
+        written: ARITH & ~AF,
+        undef: AF,
+      });
     },
   });
   g.push(
@@ -1329,13 +1359,7 @@ function groups(): FormGroup[] {
         else if (mod === 2 || (mod === 0 && rm === 5) || (mod === 0 && rm === 4 && (tail[0] & 7) === 5))
           tail.push(...le32(rng.u32()));
       }
-      const bytes = [
-        ...(osz === 16 ? [0x66] : []),
-        ...(a16 ? [0x67] : []),
-        0x8d,
-        (mod << 6) | (r << 3) | rm,
-        ...tail,
-      ];
+      const bytes = [...b.o(osz), ...b.a(a16 ? 16 : 32), 0x8d, (mod << 6) | (r << 3) | rm, ...tail];
       b.target(bytes, `LEA ${osz} ${a16 ? "m16" : "m32"}`, NONE);
     },
   });
@@ -1361,7 +1385,7 @@ function groups(): FormGroup[] {
       const osz = vsize(b.rng);
       const r = b.reg(osz, true);
       if (r === 0) throw new Reject(); // 90 is NOP, covered by "simple"
-      b.target([...(osz === 16 ? [0x66] : []), 0x90 + r], `XCHG A,r ${osz}`, NONE);
+      b.target([...b.o(osz), 0x90 + r], `XCHG A,r ${osz}`, NONE);
     },
   });
   g.push(
@@ -1395,9 +1419,9 @@ function groups(): FormGroup[] {
         avoid: [0],
         before: equal
           ? (b, op) => {
-              if (op.mem) b.setup([0xa1, ...le32(op.mem.target)]);
+              if (op.mem) b.load32(0, op.mem.target);
               else if (size === 8) b.setup([0x88, 0xc0 | (op.rm << 3)]);
-              else b.setup([0x89, 0xc0 | (op.rm << 3)]);
+              else b.setup([...b.o(32), 0x89, 0xc0 | (op.rm << 3)]);
             }
           : undefined,
       };
@@ -1415,12 +1439,12 @@ function groups(): FormGroup[] {
       }
       const mem = b.mem(8, { avoid: [0, 2] });
       if (rng.chance(0.5)) {
-        b.setup([0xa1, ...le32(mem.target)]);
-        b.setup([0x8b, 0x15, ...le32(mem.target + 4)]);
+        b.load32(0, mem.target);
+        b.load32(2, mem.target + 4);
       }
       const lock = rng.chance(0.2) ? [0xf0] : [];
       b.target(
-        [...lock, ...(mem.prefix67 ? [0x67] : []), 0x0f, 0xc7, mem.modrm | 0x08, ...mem.tail],
+        [...lock, ...b.a(mem), 0x0f, 0xc7, mem.modrm | 0x08, ...mem.tail],
         `CMPXCHG8B ${mem.kind}${lock.length ? " lock" : ""}`,
         {
           read: 0,
@@ -1555,7 +1579,7 @@ function groups(): FormGroup[] {
     gen: (b) => {
       const rng = b.rng;
       b.movImm(3, b.s + rng.range(0x100, 0xe00));
-      const seg = rng.chance(0.2) ? [rng.pick([0x26, 0x2e, 0x36, 0x3e])] : [];
+      const seg = rng.chance(0.2) ? [rng.pick(b.segOverrides())] : [];
       b.target([...seg, 0xd7], "XLAT", NONE);
     },
   });
@@ -1578,13 +1602,7 @@ function groups(): FormGroup[] {
       if (r !== 4) b.movImm(r, osz === 16 ? ((rng.u32() & 0xffff0000) | (idx & 0xffff)) >>> 0 : idx);
       b.last = true;
       b.target(
-        [
-          ...(osz === 16 ? [0x66] : []),
-          ...(mem.prefix67 ? [0x67] : []),
-          0x62,
-          mem.modrm | (r << 3),
-          ...mem.tail,
-        ],
+        [...b.o(osz), ...b.a(mem), 0x62, mem.modrm | (r << 3), ...mem.tail],
         `BOUND ${osz} ${mem.kind}`,
         NONE,
       );
@@ -1601,7 +1619,7 @@ export const EXCLUDED: readonly string[] = [
   "loads of FS/GS (MOV, POP, LFS, LGS) and FS:/GS: overrides: the host keeps its TLS there (reads of FS/GS are covered)",
   "far CALL/JMP/RET, IRET, task switches: need the host's GDT; covered by the system unit tests and the QEMU kernels",
   "POP ESP, ESP as a written register operand: would move the stack out of the scratch area",
-  "16-bit near branches and 16-bit RET: EIP is truncated to 16 bits but the code page lies above 64 KiB",
+  "16-bit near branches in the 32-bit code segment: EIP is truncated to 16 bits but the code page lies above 64 KiB (covered in the 16-bit code segment)",
   "SHLD/SHRD r/m16 with a count above 16: result and flags undefined (SDM)",
   "BSWAP r16: result undefined (SDM)",
   "shift group /6 (SAL alias), TEST F6/F7 /1, SALC (D6), F2 on MOVS/STOS/LODS: undocumented",
@@ -1651,7 +1669,8 @@ export class Generator {
       (rng.chance(0.3) ? DF : 0) |
       (rng.chance(0.1) ? ID : 0) |
       (rng.chance(0.05) ? NT : 0);
-    const b = new CaseBuilder(rng, this.opts.layout, eflags);
+    const mode = rng.chance(0.25) ? 16 : 32;
+    const b = new CaseBuilder(rng, this.opts.layout, eflags, mode);
     const n = rng.range(1, this.opts.maxPerCase ?? 5);
     let made = 0;
     for (let tries = 0; made < n && !b.last && tries < n * 20; tries++) {
@@ -1668,6 +1687,7 @@ export class Generator {
     }
     return {
       id,
+      mode,
       code: Uint8Array.from(b.bytes),
       regs,
       eflags,

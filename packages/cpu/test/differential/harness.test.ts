@@ -16,11 +16,12 @@ const layout =
 const S = layout.scratchBase;
 const ESP0 = S + 0x1c00;
 
-function tc(code: number[], regs: number[], eflags = 0x202, scratchSeed = 1): TestCase {
+function tc(code: number[], regs: number[], eflags = 0x202, scratchSeed = 1, mode: 16 | 32 = 32): TestCase {
   const r = Uint32Array.from(regs.length ? regs : [0, 0, 0, 0, 0, 0, 0, 0]);
   r[4] = ESP0;
   return {
     id: 0,
+    mode,
     code: Uint8Array.from(code),
     regs: r,
     eflags,
@@ -102,6 +103,20 @@ describe.skipIf("missing" in harness)("host CPU harness", () => {
     // ... and a later access through the null DS is #GP(0) at that instruction.
     const [f] = runHost(path, layout, [tc([0xb8, 0, 0, 0, 0, 0x8e, 0xd8, 0x8b, 0x05, ...le32(S)], [])]);
     expect([f.vector, f.errorCode, f.eipOffset, f.sregs[3]]).toEqual([13, 0, 7, 0]);
+  });
+
+  it("runs code in a 16-bit code segment (LDT) with EIP relative to its base", () => {
+    // 16-bit: mov ax, 0x1234 (B8 iw) ; push ax ; inc ax (40); then nop ; ud2 (#UD at +1)
+    const [r, f] = runHost(path, layout, [
+      tc([0xb8, 0x34, 0x12, 0x50, 0x40], [0xffff0000, 0, 0, 0, 0, 0, 0, 0], 0x202, 1, 16),
+      tc([0x90, 0x0f, 0x0b], [], 0x202, 1, 16),
+    ]);
+    expect(r.vector).toBe(-1);
+    expect(r.eipOffset).toBe(5);
+    expect(r.regs[0]).toBe(0xffff1235);
+    expect(r.regs[4]).toBe(ESP0 - 2);
+    expect(r.sregs[1] & 4).toBe(4); // CS is the LDT selector
+    expect([f.vector, f.eipOffset, f.sregs[1] & 4]).toEqual([6, 1, 4]);
   });
 
   it("keeps one process for many cases", () => {

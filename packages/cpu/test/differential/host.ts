@@ -67,7 +67,8 @@ export function encodeCases(cases: readonly TestCase[]): Buffer {
   const buf = Buffer.alloc(size);
   let o = 0;
   for (const c of cases) {
-    o = buf.writeUInt32LE(c.code.length, o);
+    // Bit 31 of the length selects the 16-bit code segment.
+    o = buf.writeUInt32LE((c.code.length | (c.mode === 16 ? 0x80000000 : 0)) >>> 0, o);
     buf.set(c.code, o);
     o += c.code.length;
     for (let i = 0; i < 8; i++) o = buf.writeUInt32LE(c.regs[i], o);
