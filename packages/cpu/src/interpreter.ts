@@ -40,6 +40,15 @@ const MIN = -0x80000000;
 const IS_PREFIX = new Uint8Array(256);
 for (const p of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) IS_PREFIX[p] = 1;
 
+/** Opcodes `executeHot` may take (in 32-bit code without prefixes). */
+const IS_HOT = new Uint8Array(256);
+for (const p of [
+  0x01, 0x03, 0x09, 0x0b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x83, 0x85, 0x89, 0x8b, 0x90, 0xc3,
+  0xe8, 0xe9, 0xeb,
+])
+  IS_HOT[p] = 1;
+for (let p = 0x40; p < 0x80; p++) if (p < 0x60 ? (p & 7) !== 4 : p >= 0x70) IS_HOT[p] = 1;
+
 function signExtend8(v: number): number {
   return (v << 24) >> 24;
 }
@@ -631,40 +640,60 @@ export class Interpreter extends SystemCpu {
     this.segOvr = -1;
     const op = this.fetch8();
     if (IS_PREFIX[op] !== 0) this.stepPrefixed(op);
-    else if (!d || !this.executeHot(op)) this.execute(op, 0);
+    else if (!d || IS_HOT[op] === 0 || !this.executeHot(op)) this.execute(op, 0);
   }
 
   /**
-   * The hottest 32-bit forms in a small function V8 compiles well (and may inline into the
-   * run loop); returns false for anything else, which `execute` then handles in full.
+   * The hottest 32-bit register forms, in a function small enough for V8 to compile with its
+   * helpers inlined; `execute` handles everything else (and the memory forms). Returns false,
+   * with nothing consumed, for a form it does not take.
    */
   executeHot(op: number): boolean {
     const r = this.regs;
     switch (op) {
       case 0x01:
+      case 0x09:
+      case 0x21:
       case 0x29:
       case 0x31:
-      case 0x39: {
-        const m = this.fetch8();
-        if (m < 0xc0) {
-          this.pc = (this.pc - 1) | 0;
-          return false;
-        }
-        const a = r[m & 7];
-        const b = r[(m >> 3) & 7];
-        if (op === 0x01) {
-          const res = (a + b) | 0;
-          r[m & 7] = res;
-          this.setLazy32(LF_ADD, res, a, b);
-        } else if (op === 0x31) {
-          const res = a ^ b;
-          r[m & 7] = res;
-          this.setLazy32(LF_LOGIC, res, 0, 0);
-        } else {
-          const res = (a - b) | 0;
-          if (op === 0x29) r[m & 7] = res;
-          this.setLazy32(LF_SUB, res, a, b);
-        }
+      case 0x39:
+      case 0x85: {
+        const m = this.peek8();
+        if (m < 0xc0) return false;
+        this.pc = (this.pc + 1) | 0;
+        const res = this.alu32(op === 0x85 ? 4 : op >> 3, r[m & 7], r[(m >> 3) & 7]);
+        if (op !== 0x39 && op !== 0x85) r[m & 7] = res;
+        return true;
+      }
+      case 0x03:
+      case 0x0b:
+      case 0x23:
+      case 0x2b:
+      case 0x33:
+      case 0x3b: {
+        const m = this.peek8();
+        if (m < 0xc0) return false;
+        this.pc = (this.pc + 1) | 0;
+        const res = this.alu32(op >> 3, r[(m >> 3) & 7], r[m & 7]);
+        if (op !== 0x3b) r[(m >> 3) & 7] = res;
+        return true;
+      }
+      case 0x83: {
+        const m = this.peek8();
+        if (m < 0xc0) return false;
+        this.pc = (this.pc + 1) | 0;
+        const sub = (m >> 3) & 7;
+        const res = this.alu32(sub, r[m & 7], (this.fetch8() << 24) >> 24);
+        if (sub !== 7) r[m & 7] = res;
+        return true;
+      }
+      case 0x89:
+      case 0x8b: {
+        const m = this.peek8();
+        if (m < 0xc0) return false;
+        this.pc = (this.pc + 1) | 0;
+        if (op === 0x89) r[m & 7] = r[(m >> 3) & 7];
+        else r[(m >> 3) & 7] = r[m & 7];
         return true;
       }
       case 0x40:
@@ -695,11 +724,59 @@ export class Interpreter extends SystemCpu {
         this.setLazy32(LF_DEC, res, v, 1);
         return true;
       }
+      case 0x50:
+      case 0x51:
+      case 0x52:
+      case 0x53:
+      case 0x55:
+      case 0x56:
+      case 0x57:
+        this.push32(r[op & 7]);
+        return true;
+      case 0x58:
+      case 0x59:
+      case 0x5a:
+      case 0x5b:
+      case 0x5d:
+      case 0x5e:
+      case 0x5f:
+        r[op & 7] = this.pop32();
+        return true;
+      case 0x70:
+      case 0x71:
+      case 0x72:
+      case 0x73:
       case 0x74:
-      case 0x75: {
+      case 0x75:
+      case 0x76:
+      case 0x77:
+      case 0x78:
+      case 0x79:
+      case 0x7a:
+      case 0x7b:
+      case 0x7c:
+      case 0x7d:
+      case 0x7e:
+      case 0x7f: {
         const rel = (this.fetch8() << 24) >> 24;
-        const z = this.lop !== 0 ? (this.lres & this.lmask) === 0 : (this.flagsv & 0x40) !== 0;
-        if (z === (op === 0x74)) this.jumpNear((this.pc + rel) | 0);
+        if (this.cond(op & 15)) this.jumpNear((this.pc + rel) | 0);
+        return true;
+      }
+      case 0xe8: {
+        const rel = this.fetch32();
+        const next = this.pc;
+        const target = (next + rel) | 0;
+        if ((target ^ MIN) > this.csLimitF) this.gp(0);
+        this.push32(next);
+        this.pc = target;
+        return true;
+      }
+      case 0xc3:
+        this.jumpNear(this.pop32());
+        return true;
+      case 0xe9: {
+        const rel = this.fetch32();
+        this.jumpNear((this.pc + rel) | 0);
         return true;
       }
       case 0xeb: {
@@ -712,6 +789,43 @@ export class Interpreter extends SystemCpu {
       default:
         return false;
     }
+  }
+
+  /** The byte at EIP without consuming it (the fetch window's fast path, or a real fetch). */
+  peek8(): number {
+    const pc = this.pc;
+    const b = this.fetch8();
+    this.pc = pc;
+    return b;
+  }
+
+  /** The eight ALU operations on dwords (ADD OR ADC SBB AND SUB XOR CMP). */
+  alu32(op: number, a: number, b: number): number {
+    let res: number;
+    switch (op) {
+      case 0:
+        res = (a + b) | 0;
+        this.setLazy32(LF_ADD, res, a, b);
+        return res;
+      case 1:
+        res = a | b;
+        break;
+      case 4:
+        res = a & b;
+        break;
+      case 6:
+        res = a ^ b;
+        break;
+      case 5:
+      case 7:
+        res = (a - b) | 0;
+        this.setLazy32(LF_SUB, res, a, b);
+        return res;
+      default:
+        return this.alu(op, 32, a, b);
+    }
+    this.setLazy32(LF_LOGIC, res, 0, 0);
+    return res;
   }
 
   setLazy32(kind: number, res: number, op1: number, op2: number): void {
