@@ -854,31 +854,49 @@ export class CpuCore {
 
   /** The memory operand of ModRM byte `m` (mod != 3) into eaSeg/eaOff (SDM Vol. 2, 2.1.5). */
   decodeEA(m: number): void {
+    if (this.as32) {
+      this.decodeEA32(m);
+      return;
+    }
+    this.decodeEA16(m);
+  }
+
+  /** 32-bit addressing: [base + index*scale + disp] (SDM Vol. 2, table 2-2 and 2-3). */
+  decodeEA32(m: number): void {
     const mod = m >> 6;
     const rm = m & 7;
     let seg = DS;
     let off: number;
-    if (this.as32) {
-      if (rm === 4) {
-        const sib = this.fetch8();
-        const base = sib & 7;
-        const index = (sib >> 3) & 7;
-        if (base === 5 && mod === 0) {
-          off = this.fetch32();
-        } else {
-          off = this.regs[base];
-          if (base === 4 || base === 5) seg = SS;
-        }
-        if (index !== 4) off = (off + (this.regs[index] << (sib >> 6))) | 0;
-      } else if (rm === 5 && mod === 0) {
+    if (rm === 4) {
+      const sib = this.fetch8();
+      const base = sib & 7;
+      const index = (sib >> 3) & 7;
+      if (base === 5 && mod === 0) {
         off = this.fetch32();
       } else {
-        off = this.regs[rm];
-        if (rm === 5) seg = SS;
+        off = this.regs[base];
+        if (base === 4 || base === 5) seg = SS;
       }
-      if (mod === 1) off = (off + ((this.fetch8() << 24) >> 24)) | 0;
-      else if (mod === 2) off = (off + this.fetch32()) | 0;
+      if (index !== 4) off = (off + (this.regs[index] << (sib >> 6))) | 0;
+    } else if (rm === 5 && mod === 0) {
+      off = this.fetch32();
     } else {
+      off = this.regs[rm];
+      if (rm === 5) seg = SS;
+    }
+    if (mod === 1) off = (off + ((this.fetch8() << 24) >> 24)) | 0;
+    else if (mod === 2) off = (off + this.fetch32()) | 0;
+    this.eaSeg = this.segOvr >= 0 ? this.segOvr : seg;
+    this.eaOff = off;
+  }
+
+  /** 16-bit addressing: BX/BP + SI/DI + disp, wrapped to 64 KiB (SDM Vol. 2, table 2-1). */
+  decodeEA16(m: number): void {
+    const mod = m >> 6;
+    const rm = m & 7;
+    let seg = DS;
+    let off: number;
+    {
       const r = this.regs;
       switch (rm) {
         case 0:

@@ -689,9 +689,11 @@ export class Interpreter extends SystemCpu {
       }
       case 0x89:
       case 0x8b: {
-        const m = this.peek8();
-        if (m < 0xc0) return false;
-        this.pc = (this.pc + 1) | 0;
+        const m = this.fetch8();
+        if (m < 0xc0) {
+          this.movMem32(op, m);
+          return true;
+        }
         if (op === 0x89) r[m & 7] = r[(m >> 3) & 7];
         else r[(m >> 3) & 7] = r[m & 7];
         return true;
@@ -789,6 +791,15 @@ export class Interpreter extends SystemCpu {
       default:
         return false;
     }
+  }
+
+  /** MOV r/m32, r32 and MOV r32, r/m32 with a memory operand (32-bit addressing). */
+  movMem32(op: number, m: number): void {
+    this.modrm = m;
+    this.decodeEA32(m);
+    const reg = (m >> 3) & 7;
+    if (op === 0x8b) this.regs[reg] = this.rd32(this.eaSeg, this.eaOff);
+    else this.wr32(this.eaSeg, this.eaOff, this.regs[reg]);
   }
 
   /** The byte at EIP without consuming it (the fetch window's fast path, or a real fetch). */
