@@ -12,7 +12,22 @@ import type {
   TableRegister,
 } from "@pagurus/spec";
 import { Exception } from "@pagurus/spec";
-import { ABORT, CR0_PE, CS, EFLAGS_WRITABLE, FAULT, IF, LF_NONE, TF, VM } from "./core.js";
+import {
+  ABORT,
+  CR0_PE,
+  CS,
+  EFLAGS_WRITABLE,
+  FAULT,
+  IF,
+  LF_ADD,
+  LF_DEC,
+  LF_INC,
+  LF_LOGIC,
+  LF_NONE,
+  LF_SUB,
+  TF,
+  VM,
+} from "./core.js";
 import { CPUID_PGE, CPUID_PSE, SystemInstructions } from "./opcodes0f.js";
 import { KIND_EXCEPTION, KIND_EXTERNAL, KIND_SOFTWARE } from "./system.js";
 
@@ -183,7 +198,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           }
           if (this.icount >= end) return "budget";
           if (hasUntil && ((this.csBase + this.pc) | 0) === untilLin) return "address";
-          this.step();
+          if (!this.stepInline()) this.step();
           this.icount++;
         }
       } catch (e) {
@@ -240,6 +255,216 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
       this.inShutdown = true;
     }
     this.eventPending = true;
+  }
+
+  /**
+   * The most frequent 32-bit instructions, decoded and executed without leaving this small
+   * function (V8 inlines it into the run loop; calls into the big dispatch functions cost
+   * more than the instructions themselves). Returns false, having consumed nothing, for
+   * anything else: `step` then decodes it in full.
+   */
+  stepInline(): boolean {
+    const pc = this.pc;
+    if (!this.csD || pc < this.fetchLo || pc + 5 > this.fetchHi) return false;
+    const ram = this.ram;
+    const p = pc + this.fetchDelta;
+    const op = ram[p];
+    const r = this.regs;
+    switch (op) {
+      case 0x90:
+        this.pc = pc + 1;
+        return true;
+      case 0x01:
+      case 0x03:
+      case 0x09:
+      case 0x0b:
+      case 0x21:
+      case 0x23:
+      case 0x29:
+      case 0x2b:
+      case 0x31:
+      case 0x33:
+      case 0x39:
+      case 0x3b:
+      case 0x85: {
+        const m = ram[p + 1];
+        if (m < 0xc0) return false;
+        const d = op & 2 ? (m >> 3) & 7 : m & 7;
+        const a = r[d];
+        const b = r[op & 2 ? m & 7 : (m >> 3) & 7];
+        const kind = op === 0x85 ? 4 : op >> 3;
+        let res: number;
+        if (kind === 0) {
+          res = (a + b) | 0;
+          this.lop = LF_ADD;
+          this.lop1 = a;
+          this.lop2 = b;
+        } else if (kind === 5 || kind === 7) {
+          res = (a - b) | 0;
+          this.lop = LF_SUB;
+          this.lop1 = a;
+          this.lop2 = b;
+        } else {
+          res = kind === 1 ? a | b : kind === 4 ? a & b : a ^ b;
+          this.lop = LF_LOGIC;
+        }
+        this.lsz = 32;
+        this.lmask = -1;
+        this.lres = res;
+        if (kind !== 7 && op !== 0x85) r[d] = res;
+        this.pc = pc + 2;
+        return true;
+      }
+      case 0x83: {
+        const m = ram[p + 1];
+        const kind = (m >> 3) & 7;
+        if (m < 0xc0 || kind === 2 || kind === 3) return false;
+        const a = r[m & 7];
+        const b = (ram[p + 2] << 24) >> 24;
+        let res: number;
+        if (kind === 0) {
+          res = (a + b) | 0;
+          this.lop = LF_ADD;
+          this.lop1 = a;
+          this.lop2 = b;
+        } else if (kind === 5 || kind === 7) {
+          res = (a - b) | 0;
+          this.lop = LF_SUB;
+          this.lop1 = a;
+          this.lop2 = b;
+        } else {
+          res = kind === 1 ? a | b : kind === 4 ? a & b : a ^ b;
+          this.lop = LF_LOGIC;
+        }
+        this.lsz = 32;
+        this.lmask = -1;
+        this.lres = res;
+        if (kind !== 7) r[m & 7] = res;
+        this.pc = pc + 3;
+        return true;
+      }
+      case 0x89:
+      case 0x8b: {
+        const m = ram[p + 1];
+        if (m >= 0xc0) {
+          if (op === 0x89) r[m & 7] = r[(m >> 3) & 7];
+          else r[(m >> 3) & 7] = r[m & 7];
+          this.pc = pc + 2;
+          return true;
+        }
+        this.instrEip = pc;
+        this.instrEsp = r[4];
+        this.segOvr = -1;
+        this.pc = pc + 2;
+        this.movMem32(op, m);
+        return true;
+      }
+      case 0x40:
+      case 0x41:
+      case 0x42:
+      case 0x43:
+      case 0x45:
+      case 0x46:
+      case 0x47:
+      case 0x48:
+      case 0x49:
+      case 0x4a:
+      case 0x4b:
+      case 0x4d:
+      case 0x4e:
+      case 0x4f: {
+        this.keepCF();
+        const v = r[op & 7];
+        const res = op < 0x48 ? (v + 1) | 0 : (v - 1) | 0;
+        r[op & 7] = res;
+        this.lop = op < 0x48 ? LF_INC : LF_DEC;
+        this.lsz = 32;
+        this.lmask = -1;
+        this.lres = res;
+        this.lop1 = v;
+        this.lop2 = 1;
+        this.pc = pc + 1;
+        return true;
+      }
+      case 0x70:
+      case 0x71:
+      case 0x72:
+      case 0x73:
+      case 0x74:
+      case 0x75:
+      case 0x76:
+      case 0x77:
+      case 0x78:
+      case 0x79:
+      case 0x7a:
+      case 0x7b:
+      case 0x7c:
+      case 0x7d:
+      case 0x7e:
+      case 0x7f:
+      case 0xeb: {
+        const next = pc + 2;
+        const target = (next + ((ram[p + 1] << 24) >> 24)) | 0;
+        if ((target ^ -0x80000000) > this.csLimitF) return false;
+        let take: boolean;
+        if (op === 0xeb) take = true;
+        else if (op === 0x74 || op === 0x75) {
+          const zf = this.lop !== LF_NONE ? (this.lres & this.lmask) === 0 : (this.flagsv & 0x40) !== 0;
+          take = zf === (op === 0x74);
+        } else take = this.cond(op & 15);
+        this.pc = take ? target : next;
+        return true;
+      }
+      case 0xe8:
+      case 0xe9: {
+        const next = pc + 5;
+        const target =
+          (next + (ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24))) | 0;
+        if ((target ^ -0x80000000) > this.csLimitF) return false;
+        if (op === 0xe8) {
+          this.instrEip = pc;
+          this.instrEsp = r[4];
+          this.push32(next);
+        }
+        this.pc = target;
+        return true;
+      }
+      case 0x50:
+      case 0x51:
+      case 0x52:
+      case 0x53:
+      case 0x54:
+      case 0x55:
+      case 0x56:
+      case 0x57:
+        this.instrEip = pc;
+        this.instrEsp = r[4];
+        this.push32(r[op & 7]);
+        this.pc = pc + 1;
+        return true;
+      case 0x58:
+      case 0x59:
+      case 0x5a:
+      case 0x5b:
+      case 0x5d:
+      case 0x5e:
+      case 0x5f:
+        this.instrEip = pc;
+        this.instrEsp = r[4];
+        r[op & 7] = this.pop32();
+        this.pc = pc + 1;
+        return true;
+      case 0xc3: {
+        this.instrEip = pc;
+        this.instrEsp = r[4];
+        const target = this.pop32();
+        if ((target ^ -0x80000000) > this.csLimitF) this.gp(0);
+        this.pc = target;
+        return true;
+      }
+      default:
+        return false;
+    }
   }
 
   /** The slow path at an instruction boundary: stop requests, #DB single-step, INTR, HLT. */
