@@ -391,6 +391,7 @@ export class Monitor {
     }
     const request = this.requested;
     this.requested = null;
+    if (reason === ExitReason.aborted || reason === ExitReason.deliveryFailed) this.learnStubFault();
     if (reason === ExitReason.deliveryFailed) {
       // The trap itself is done; what failed is the delivery the stub attempted after it (a
       // request of the core's, or a pending virtual interrupt): the guest's IDT, TSS or stack
@@ -412,11 +413,11 @@ export class Monitor {
       this.pageFault(error);
       return;
     }
-    this.trap(vector, error, reason);
+    this.trap(vector, error);
   }
 
   /** Everything but #PF and the kick: emulate the faulting instruction, or give the guest its exception. */
-  private trap(vector: number, error: number, reason: number): void {
+  private trap(vector: number, error: number): void {
     if (vector >= 32) {
       // INT n the stub could not reflect: the frame's EIP is after the instruction; rerun it
       // on the virtual CPU, which makes the guest's own checks (gate DPL, present) and delivery.
@@ -426,10 +427,11 @@ export class Monitor {
       });
       return;
     }
-    if (vector === 13 && reason === ExitReason.trap) {
+    if (vector === 13) {
       // A privileged or sensitive instruction (virtualizationAssist makes the deprivileged
-      // kernel's ones fault, and INT n through a DPL 0 gate of the stub's IDT lands here too):
-      // the virtual CPU executes it with the guest's privilege, faulting where the guest would.
+      // kernel's ones fault, and INT n through a DPL 0 gate of the stub's IDT lands here too),
+      // whether the stub left it to the core or gave up on it (aborted, reflect failed): the
+      // virtual CPU executes it with the guest's privilege, faulting where the guest would.
       this.onVirtualCpu(() => this.stepGuest());
       return;
     }
@@ -478,6 +480,18 @@ export class Monitor {
         return;
       }
     }
+  }
+
+  /**
+   * The stub gave up because a guest page it touched (the guest's stack, IDT or TSS) was not
+   * in the kernel shadow yet: fill that entry now, as the hidden fault it is (with the access's
+   * own read or write, so the guest's Dirty bits stay a bare machine's), so that the stub's
+   * next reflection there succeeds.
+   */
+  private learnStubFault(): void {
+    if (this.readData(DataField.touchFaultVector) !== 14) return;
+    const write = (this.readData(DataField.touchFaultError) & 2) !== 0;
+    this.shadow.resolve(this.readData(DataField.touchFaultCr2), write, this.guestPaging(), ShadowView.Kernel);
   }
 
   /** Runs `work` on the virtual CPU with the trapped guest state, then writes the result back. */

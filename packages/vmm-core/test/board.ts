@@ -121,7 +121,10 @@ export function runBare(image: Uint8Array, limit = 200_000_000): RunResult {
   };
 }
 
-export function runMonitored(image: Uint8Array, options: { seed?: number; limit?: number } = {}): RunResult {
+export function runMonitored(
+  image: Uint8Array,
+  options: { seed?: number; limit?: number; traceMachine?: (line: string) => void } = {},
+): RunResult {
   const limit = options.limit ?? 400_000_000;
   const host = new PhysicalMemoryMap({ ramSize: GUEST_RAM + MONITOR_SIZE });
   const entry = load(host.ram, image);
@@ -160,6 +163,15 @@ export function runMonitored(image: Uint8Array, options: { seed?: number; limit?
     seed: options.seed ?? 1,
   });
   machineIo.register(monitor.hostCallPort, 4, monitor.hostCallHandler, { name: "host call" });
+  const trace = options.traceMachine;
+  if (trace !== undefined) {
+    machine.hooks.interrupt = (vector, error, kind) => {
+      trace(
+        `${kind} ${vector} error ${error.toString(16)} at ${machine.getSegment(Seg.CS).selector.toString(16)}:${machine.eip.toString(16)} cpl ${machine.cpl}`,
+      );
+      return undefined;
+    };
+  }
   monitor.start();
 
   let end = "limit";

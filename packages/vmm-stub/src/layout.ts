@@ -37,13 +37,13 @@ export const StubOffset = {
   /** The data page: {@link DataField} and counters, then the stub's stack. */
   data: 0x4000,
   /** Where the trap code starts (every entry stub jumps here). */
-  commonEntry: 0xec,
+  commonEntry: 0xf8,
   /** The host-call `OUT DX, EAX` (claim 8): EIP is this while vmm-core runs. */
-  hostCall: 0x74f,
+  hostCall: 0x75b,
   /** The instruction after the host call. */
-  hostReturn: 0x750,
+  hostReturn: 0x75c,
   /** The path back to the guest (pending virtual interrupt, guest CR3, IRET). */
-  resume: 0x6ca,
+  resume: 0x6d6,
   /** The saved guest state frame, {@link FrameField}: always here for a trap from the guest. */
   frame: 0x4fb4,
   /** TSS.ESP0: the top of the stub's stack (relative to SS0 = the monitor's data segment). */
@@ -149,6 +149,14 @@ export const DataField = {
    * which reaches the displaced content through its own address space (claim 11).
    */
   noGuestTouch: 0x407c,
+  /**
+   * stub: the fault that ended the last guest touch (exit `aborted` or `deliveryFailed`): its
+   * vector, error code and CR2, so the core can make that guest page reachable (a #PF on a
+   * page the shadow had not filled yet is the usual case).
+   */
+  touchFaultVector: 0x40a0,
+  touchFaultError: 0x40a4,
+  touchFaultCr2: 0x40a8,
   /** core: 256 bits; bit v set = the stub reflects vector v to the guest itself (claim 7). */
   reflectBitmap: 0x4100,
   /** 256 dwords: stub-handled traps per vector. */
@@ -281,6 +289,9 @@ export const STUB_HEADER: readonly (readonly [string, number])[] = Object.freeze
       "phase",
       "deliverVector",
       "noGuestTouch",
+      "touchFaultVector",
+      "touchFaultError",
+      "touchFaultCr2",
       "reflectBitmap",
       "stubCount",
       "coreCount",

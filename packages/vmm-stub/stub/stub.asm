@@ -127,6 +127,9 @@ D_NO_GUEST_TOUCH    equ DATA_OFFSET + 0x7C  ; core: nonzero while the stub displ
                                             ; (claim 10): the stub's own pages then sit where guest
                                             ; memory is, so it must not touch guest memory at all
 ; 0x80..0x9F: scratch of `reflect`.
+D_TOUCH_FAULT_VECTOR equ DATA_OFFSET + 0xA0 ; the fault that ended the last guest touch
+D_TOUCH_FAULT_ERROR  equ DATA_OFFSET + 0xA4 ; (EXIT_ABORTED, EXIT_DELIVERY_FAILED): vector,
+D_TOUCH_FAULT_CR2    equ DATA_OFFSET + 0xA8 ; error code, CR2
 D_R_ERROR           equ DATA_OFFSET + 0x80
 D_R_FLAGS           equ DATA_OFFSET + 0x84
 D_R_NEW_EIP         equ DATA_OFFSET + 0x88
@@ -204,7 +207,7 @@ header:
     dd D_CORE_REQUEST, D_CORE_REQUEST_VECTOR, D_CORE_REQUEST_ERROR
     dd D_STUB_HANDLED, D_CORE_HANDLED, D_WORLD_SWITCHES, D_REFLECT_ABORTS, D_VIRQ_DELIVERED
     dd D_STUB_FAULTS, D_STUB_FAULT_VECTOR, D_STUB_FAULT_EIP, D_FAULT_CR2, D_PHASE, D_DELIVER_VECTOR
-    dd D_NO_GUEST_TOUCH
+    dd D_NO_GUEST_TOUCH, D_TOUCH_FAULT_VECTOR, D_TOUCH_FAULT_ERROR, D_TOUCH_FAULT_CR2
     dd D_REFLECT_BITMAP, D_STUB_COUNT, D_CORE_COUNT
 header_end:
 
@@ -732,6 +735,13 @@ from_ring0:
     je .stub_fault
     mov dword [D_GUEST_TOUCH], 0
     inc dword [D_REFLECT_ABORTS]
+    ; what the guest touch hit, for the core: the vector, its error code and CR2
+    mov eax, [esp]
+    mov [D_TOUCH_FAULT_VECTOR], eax
+    mov eax, [esp + 4]
+    mov [D_TOUCH_FAULT_ERROR], eax
+    mov eax, cr2
+    mov [D_TOUCH_FAULT_CR2], eax
     mov ax, SEL_MON_FLAT
     mov es, ax
     mov esp, FRAME_OFFSET
