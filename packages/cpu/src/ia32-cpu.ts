@@ -454,6 +454,80 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         r[op & 7] = this.pop32();
         this.pc = pc + 1;
         return true;
+      case 0xb8:
+      case 0xb9:
+      case 0xba:
+      case 0xbb:
+      case 0xbc:
+      case 0xbd:
+      case 0xbe:
+      case 0xbf:
+        r[op & 7] = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+        this.pc = pc + 5;
+        return true;
+      case 0xc1: {
+        // shift/rotate r32 by imm8
+        const m = ram[p + 1];
+        if (m < 0xc0) return false;
+        r[m & 7] = this.shift((m >> 3) & 7, 32, r[m & 7], ram[p + 2]);
+        this.pc = pc + 3;
+        return true;
+      }
+      case 0xf6: {
+        // TEST r8, imm8
+        const m = ram[p + 1];
+        if (m < 0xc0 || (m & 0x38) !== 0) return false;
+        this.lop = LF_LOGIC;
+        this.lsz = 8;
+        this.lmask = 0xff;
+        this.lres = this.getReg8(m & 7) & ram[p + 2];
+        this.pc = pc + 3;
+        return true;
+      }
+      case 0x69:
+      case 0x6b: {
+        const m = ram[p + 1];
+        if (m < 0xc0) return false;
+        const imm =
+          op === 0x6b
+            ? (ram[p + 2] << 24) >> 24
+            : ram[p + 2] | (ram[p + 3] << 8) | (ram[p + 4] << 16) | (ram[p + 5] << 24);
+        const lo = this.imul32(r[m & 7], imm);
+        r[(m >> 3) & 7] = lo;
+        this.setMulFlags(32, lo, this.mulHi !== lo >> 31);
+        this.pc = pc + (op === 0x6b ? 3 : 6);
+        return true;
+      }
+      case 0x8d: {
+        const m = ram[p + 1];
+        if (m >= 0xc0) return false;
+        this.instrEip = pc;
+        this.instrEsp = r[4];
+        this.segOvr = -1;
+        this.pc = pc + 2;
+        this.decodeEA32(m);
+        r[(m >> 3) & 7] = this.eaOff;
+        return true;
+      }
+      case 0x0f: {
+        const op2 = ram[p + 1];
+        if (op2 >= 0x80 && op2 <= 0x8f) {
+          const next = pc + 6;
+          const target =
+            (next + (ram[p + 2] | (ram[p + 3] << 8) | (ram[p + 4] << 16) | (ram[p + 5] << 24))) | 0;
+          if ((target ^ -0x80000000) > this.csLimitF) return false;
+          this.pc = this.cond(op2 & 15) ? target : next;
+          return true;
+        }
+        if (op2 === 0xb6 || op2 === 0xb7) {
+          const m = ram[p + 2];
+          if (m < 0xc0) return false;
+          r[(m >> 3) & 7] = op2 === 0xb6 ? this.getReg8(m & 7) : r[m & 7] & 0xffff;
+          this.pc = pc + 3;
+          return true;
+        }
+        return false;
+      }
       case 0xc3: {
         this.instrEip = pc;
         this.instrEsp = r[4];
