@@ -291,9 +291,35 @@ export class Machine {
     cpu.setReg(Reg.EBX, boot.infoAddress);
     cpu.setReg(Reg.ESP, BOOT_ESP);
     cpu.eip = boot.entry;
-    // A20 on, as the BIOS left it through port 0x92 (which then reads back 0x02, as on QEMU).
-    this.port92.write(0x92, 1, 0x02);
+    this.firmwareState();
     return boot;
+  }
+
+  /**
+   * What the BIOS leaves behind on QEMU (SeaBIOS before its Multiboot option ROM runs), so a
+   * kernel that enables interrupts before reprogramming the chips sees the same machine: the
+   * 8259As at vectors 0x08 and 0x70 with IRQ 0, 1, 2, 6, 8, 12, 13, 14 unmasked, PIT counter 0
+   * as an 18.2 Hz rate generator, the i8042 command byte 0x61, A20 enabled through port 0x92.
+   * tooling/guests/kernels/bios_state.asm prints these on both machines.
+   */
+  private firmwareState(): void {
+    const out = (port: number, value: number) => this.io.out8(port, value);
+    out(0x20, 0x11); // ICW1: edge triggered, cascade, ICW4 follows
+    out(0x21, 0x08); // ICW2: vector base
+    out(0x21, 0x04); // ICW3: slave on IR2
+    out(0x21, 0x01); // ICW4: 8086 mode
+    out(0xa0, 0x11);
+    out(0xa1, 0x70);
+    out(0xa1, 0x02);
+    out(0xa1, 0x01);
+    out(0x21, 0xb8);
+    out(0xa1, 0x8e);
+    out(0x43, 0x34); // counter 0, lobyte/hibyte, mode 2
+    out(0x40, 0x00); // count 0 = 65536: 18.2 Hz
+    out(0x40, 0x00);
+    out(0x64, 0x60); // write the command byte
+    out(0x60, 0x61);
+    out(0x92, 0x02); // A20 on (port 0x92 then reads back 0x02, as on QEMU)
   }
 
   /** Host side of COM1: bytes for the guest to receive. */
