@@ -20,11 +20,25 @@ if (!haveQemu) {
   );
 }
 
+// At most two QEMUs at a time: the tests share a small machine with everything else.
+let running = 0;
+const waiting: (() => void)[] = [];
+async function limited<T>(job: () => Promise<T>): Promise<T> {
+  if (running >= 2) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await job();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 describe.skipIf(!haveQemu)("test kernels on QEMU", () => {
   it.concurrent.each(kernels.map((k) => [k.name, k] as const))("%s", async (_name, kernel) => {
     // One retry: on a loaded machine QEMU has once missed the serial input of serial_rx (its
     // stdin chardev and the vCPU thread race); a second run has always gone through.
-    const result = await runOnQemu(kernel).catch(() => runOnQemu(kernel));
+    const result = await limited(() => runOnQemu(kernel).catch(() => runOnQemu(kernel)));
     const paths = expectedPath(kernel.name);
     if (record) {
       writeFileSync(paths.output, result.output, "latin1");
