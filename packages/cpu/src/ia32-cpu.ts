@@ -288,7 +288,14 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
       case 0x3b:
       case 0x85: {
         const m = ram[p + 1];
-        if (m < 0xc0) return false;
+        if (m < 0xc0) {
+          this.instrEip = pc;
+          this.instrEsp = r[4];
+          this.segOvr = -1;
+          this.pc = pc + 2;
+          this.aluMem32(op, m);
+          return true;
+        }
         const d = op & 2 ? (m >> 3) & 7 : m & 7;
         const a = r[d];
         const b = r[op & 2 ? m & 7 : (m >> 3) & 7];
@@ -318,7 +325,15 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
       case 0x83: {
         const m = ram[p + 1];
         const kind = (m >> 3) & 7;
-        if (m < 0xc0 || kind === 2 || kind === 3) return false;
+        if (kind === 2 || kind === 3) return false;
+        if (m < 0xc0) {
+          this.instrEip = pc;
+          this.instrEsp = r[4];
+          this.segOvr = -1;
+          this.pc = pc + 2;
+          this.aluMemImm8(m);
+          return true;
+        }
         const a = r[m & 7];
         const b = (ram[p + 2] << 24) >> 24;
         let res: number;
@@ -465,6 +480,16 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         r[op & 7] = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
         this.pc = pc + 5;
         return true;
+      case 0xc7: {
+        const m = ram[p + 1];
+        if (m >= 0xc0 || (m & 0x38) !== 0) return false;
+        this.instrEip = pc;
+        this.instrEsp = r[4];
+        this.segOvr = -1;
+        this.pc = pc + 2;
+        this.movMemImm32(m);
+        return true;
+      }
       case 0xc1: {
         // shift/rotate r32 by imm8
         const m = ram[p + 1];

@@ -793,6 +793,50 @@ export class Interpreter extends SystemCpu {
     }
   }
 
+  /**
+   * ALU r/m32, r32 / r32, r/m32 / TEST with a memory operand (32-bit addressing, no ADC/SBB):
+   * the inline path's memory forms. The write is checked before the flags change.
+   */
+  aluMem32(op: number, m: number): void {
+    this.modrm = m;
+    this.decodeEA32(m);
+    const seg = this.eaSeg;
+    const off = this.eaOff;
+    const reg = (m >> 3) & 7;
+    const kind = op === 0x85 ? 4 : op >> 3;
+    if (op & 2) {
+      const res = this.alu32(kind, this.regs[reg], this.rd32(seg, off));
+      if (kind !== 7) this.regs[reg] = res;
+      return;
+    }
+    const writes = kind !== 7 && op !== 0x85;
+    if (writes) this.checkWrite(seg, off, 4);
+    const res = this.alu32(kind, this.rd32(seg, off), this.regs[reg]);
+    if (writes) this.wr32(seg, off, res);
+  }
+
+  /** 83 /n with a memory operand: ALU m32, imm8 (no ADC/SBB). */
+  aluMemImm8(m: number): void {
+    this.modrm = m;
+    this.decodeEA32(m);
+    const seg = this.eaSeg;
+    const off = this.eaOff;
+    const kind = (m >> 3) & 7;
+    const imm = (this.fetch8() << 24) >> 24;
+    if (kind !== 7) this.checkWrite(seg, off, 4);
+    const res = this.alu32(kind, this.rd32(seg, off), imm);
+    if (kind !== 7) this.wr32(seg, off, res);
+  }
+
+  /** C7 /0 with a memory operand: MOV m32, imm32. */
+  movMemImm32(m: number): void {
+    this.modrm = m;
+    this.decodeEA32(m);
+    const seg = this.eaSeg;
+    const off = this.eaOff;
+    this.wr32(seg, off, this.fetch32());
+  }
+
   /** MOV r/m32, r32 and MOV r32, r/m32 with a memory operand (32-bit addressing). */
   movMem32(op: number, m: number): void {
     this.modrm = m;
