@@ -38,7 +38,7 @@ import {
   stubImage,
 } from "@pagurus/vmm-stub";
 import { FrameAllocator } from "./frames.js";
-import { scanGuestSpace } from "./guest-space.js";
+import { rescanSlots, scanGuestSpace } from "./guest-space.js";
 import type { GuestTranslation } from "./guest-translation.js";
 import { CR0_PE, CR0_PG, CR0_WP, type GuestPaging } from "./paging-bits.js";
 import { ShadowPaging, ShadowView, type StubMapping, translateGuest } from "./shadow.js";
@@ -474,9 +474,11 @@ export class Monitor {
       }
       case "emulate":
       case "unbacked": {
-        const tablesWritten = outcome.kind === "emulate" && outcome.reason === "page-table";
+        if (outcome.kind === "emulate" && outcome.reason === "page-table") {
+          this.emulateTableWrite(outcome.physical & ~0xfff);
+          return;
+        }
         this.onVirtualCpu(() => this.stepGuest());
-        if (tablesWritten) this.guestTablesChanged();
         return;
       }
     }
@@ -492,6 +494,25 @@ export class Monitor {
     if (this.readData(DataField.touchFaultVector) !== 14) return;
     const write = (this.readData(DataField.touchFaultError) & 2) !== 0;
     this.shadow.resolve(this.readData(DataField.touchFaultCr2), write, this.guestPaging(), ShadowView.Kernel);
+  }
+
+  /**
+   * Claim 5: the guest writes one of its own page tables (write-protected in the shadow). The
+   * virtual CPU performs the write; the shadow drops what it built from the entries that
+   * changed, and the mappings of those slots are checked against the stub.
+   */
+  private emulateTableWrite(frame: number): void {
+    const before = new Uint32Array(1024);
+    for (let i = 0; i < 1024; i++) before[i] = this.memory.read32(frame + i * 4);
+    this.onVirtualCpu(() => this.stepGuest());
+    const slots = this.shadow.tableWritten(frame, before, this.guestPaging());
+    if (slots === null) {
+      this.guestTablesChanged();
+      return;
+    }
+    rescanSlots(this.memory, this.guestPaging(), this.guestRamSize, this.space, slots);
+    this.resolveConflict();
+    this.refreshShadowRoots();
   }
 
   /** Runs `work` on the virtual CPU with the trapped guest state, then writes the result back. */
@@ -662,8 +683,13 @@ export class Monitor {
   }
 
   private checkConflict(access?: { linear: number; length: number }): void {
-    this.counters.conflictChecks++;
     scanGuestSpace(this.memory, this.guestPaging(), this.guestRamSize, this.space);
+    this.resolveConflict(access);
+  }
+
+  /** Claim 1: asks the relocator whether the guest's space (as scanned) or access hits the stub. */
+  private resolveConflict(access?: { linear: number; length: number }): void {
+    this.counters.conflictChecks++;
     const event = this.relocator.resolveConflict(this.space, access);
     if (event !== null) {
       this.counters.conflicts++;

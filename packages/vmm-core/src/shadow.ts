@@ -70,6 +70,8 @@ export class ShadowPaging {
   private stubPages = new Set<number>();
   /** Guest frames holding page directories and tables of spaces the monitor shadows. */
   readonly tableFrames = new Set<number>();
+  /** For each guest page-table frame: where it is referenced, as `pdFrame | pdeIndex`. */
+  private readonly tableRefs = new Map<number, Set<number>>();
   /** Hidden faults served, for statistics. */
   filled = 0;
 
@@ -113,6 +115,7 @@ export class ShadowPaging {
     }
     this.spaces.clear();
     this.tableFrames.clear();
+    this.tableRefs.clear();
   }
 
   /**
@@ -267,17 +270,81 @@ export class ShadowPaging {
     this.tableFrames.add(pd);
     const pse = (guest.cr4 & CR4_PSE) !== 0;
     for (let i = 0; i < 1024; i++) {
-      const pde = this.memory.read32(pd + i * 4);
-      if ((pde & Pte.P) === 0 || (pse && (pde & Pte.PS) !== 0)) continue;
-      const pt = (pde & FRAME_MASK) >>> 0;
-      if (pt < this.guestRamSize && !this.tableFrames.has(pt)) {
-        this.tableFrames.add(pt);
-        added = true;
-      }
+      if (this.registerTable(pd, i, this.memory.read32(pd + i * 4), pse)) added = true;
     }
     // A frame that just became a page table may already be mapped writable in another
     // shadow: make those entries fault again by dropping what was built so far.
     if (added) this.dropEntries();
+  }
+
+  /** Remembers the page table a PDE references; true when its frame was not a table before. */
+  private registerTable(pd: number, index: number, pde: number, pse: boolean): boolean {
+    if ((pde & Pte.P) === 0 || (pse && (pde & Pte.PS) !== 0)) return false;
+    const pt = (pde & FRAME_MASK) >>> 0;
+    if (pt >= this.guestRamSize) return false;
+    let refs = this.tableRefs.get(pt);
+    if (refs === undefined) {
+      refs = new Set();
+      this.tableRefs.set(pt, refs);
+    }
+    refs.add((pd | index) >>> 0);
+    if (this.tableFrames.has(pt)) return false;
+    this.tableFrames.add(pt);
+    return true;
+  }
+
+  /**
+   * The guest wrote one of its paging structures (the core emulated the write): drop exactly
+   * the shadow entries built from the entries that changed, so they are rebuilt from the new
+   * ones. `before` holds the frame's 1024 entries as they were. Returns the directory indexes
+   * (4 MiB slots) whose mappings may have changed, or null when the write may have reached
+   * beyond this frame and everything was dropped.
+   */
+  tableWritten(frame: number, before: Uint32Array, guest: GuestPaging): Set<number> | null {
+    const changed: number[] = [];
+    for (let i = 0; i < 1024; i++) {
+      if (this.memory.read32(frame + i * 4) !== before[i]) changed.push(i);
+    }
+    if (changed.at(-1) === 1023) {
+      this.flushAll();
+      return null;
+    }
+    const slots = new Set<number>();
+    const pse = (guest.cr4 & CR4_PSE) !== 0;
+    let newTable = false;
+    const asDirectory = this.spaces.get(frame);
+    if (asDirectory !== undefined) {
+      for (const pdi of changed) {
+        slots.add(pdi);
+        for (const view of [ShadowView.Kernel, ShadowView.User] as const) {
+          const pt = asDirectory.pts[view].get(pdi);
+          if (pt === undefined) continue;
+          this.frames.release(pt);
+          asDirectory.pts[view].delete(pdi);
+          this.memory.write32(asDirectory.pd[view] + pdi * 4, 0);
+        }
+        if (this.registerTable(frame, pdi, this.memory.read32(frame + pdi * 4), pse)) newTable = true;
+      }
+      // The stub's pages may live in a slot whose shadow table was just dropped.
+      this.installStub(asDirectory);
+    }
+    const refs = this.tableRefs.get(frame);
+    if (refs !== undefined) {
+      for (const ref of refs) {
+        const space = this.spaces.get((ref & FRAME_MASK) >>> 0);
+        const pdi = ref & 0x3ff;
+        if (space === undefined) continue;
+        slots.add(pdi);
+        for (const index of changed) {
+          const linear = ((pdi << 22) | (index << 12)) >>> 0;
+          if (this.stubPages.has(linear >>> 12)) continue;
+          for (const view of [ShadowView.Kernel, ShadowView.User] as const)
+            this.setPte(space, view, linear, 0);
+        }
+      }
+    }
+    if (newTable) this.dropEntries();
+    return slots;
   }
 
   private dropEntries(): void {
