@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { DEMO_KERNEL_BASE64 } from "../src/demo-kernel.generated.js";
+import { DEMO_KERNEL_BASE64, DEMO_KERNEL_NAME } from "../src/demo-kernel.generated.js";
 import { createMachine } from "../src/index.js";
 
 const root = join(import.meta.dirname, "../../..");
@@ -24,5 +24,5 @@ it("runs the README example", () => {
 
 it("embeds the current demo kernel (node apps/machine/scripts/gen-demo-kernel.mjs regenerates it)", () => {
   const embedded = Buffer.from(DEMO_KERNEL_BASE64, "base64");
-  expect(embedded.equals(readFileSync(join(root, "tooling/guests/build/syscalls.elf")))).toBe(true);
+  expect(embedded.equals(readFileSync(join(root, "tooling/guests/build", DEMO_KERNEL_NAME)))).toBe(true);
 });
