@@ -1,11 +1,11 @@
-// Embeds the demo kernel (tooling/guests/build/syscalls.elf) in src/demo-kernel.generated.ts so
+// Embeds the demo kernel (tooling/guests/build/vmm_demo.elf) in src/demo-kernel.generated.ts so
 // `pagurus demo` works from the published package, which does not ship tooling/.
 // Run after rebuilding the test kernels: node apps/machine/scripts/gen-demo-kernel.mjs
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const here = import.meta.dirname;
-const name = "syscalls.elf";
+const name = "vmm_demo.elf";
 const image = readFileSync(join(here, "../../../tooling/guests/build", name));
 const base64 = image.toString("base64");
 const lines = base64.match(/.{1,100}/g) ?? [];

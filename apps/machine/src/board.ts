@@ -20,6 +20,8 @@ import { Mmu } from "@pagurus/mmu";
 import { DualPic } from "@pagurus/pic";
 import type { AccessSize, InterruptKind, IoBus, IoPortHandler, IrqLine, SegmentState } from "@pagurus/spec";
 import { Eflags, Reg, Seg } from "@pagurus/spec";
+import type { MonitorRelocation } from "@pagurus/vmm-core";
+import { MonitorMode } from "./monitored.js";
 import {
   loadMultiboot,
   MIN_MEMORY,
@@ -46,6 +48,11 @@ export interface MachineOptions {
   traceIo?: (line: string) => void;
   /** Instructions per CPU slice between looks at the clock and host events (default 1,000,000). */
   slice?: number;
+  /**
+   * Run the guest under the pagurus monitor (`--vmm`): the guest's CPU becomes the monitor's
+   * virtual CPU and a second CPU runs the guest deprivileged (docs/monitor.md).
+   */
+  vmm?: { seed?: number; onRelocation?: (event: MonitorRelocation) => void };
 }
 
 /** The kernel and what goes with it, as `pagurus run` and QEMU's `-kernel` take them. */
@@ -178,6 +185,8 @@ export class Machine {
   };
   private exit: MachineExit | null = null;
   private readonly slice: number;
+  /** Monitor mode's machine and monitor, or null on the bare machine. */
+  readonly monitorMode: MonitorMode | null;
 
   constructor(options: MachineOptions = {}) {
     const memory = options.memory ?? DEFAULT_MEMORY;
@@ -186,17 +195,24 @@ export class Machine {
     }
     this.memorySize = memory;
     this.slice = options.slice ?? 1_000_000;
-    this.memory = new PhysicalMemoryMap({ ramSize: memory });
+    const vmm = options.vmm ? new MonitorMode({ memory, ...options.vmm }) : null;
+    this.monitorMode = vmm;
+    // Under the monitor, RAM is the host's: the guest's at [0, memory), the monitor's above.
+    this.memory = vmm ? vmm.host : new PhysicalMemoryMap({ ramSize: memory });
     this.io = new IoPortMap();
     this.clock = new VirtualClock();
     // The PIC drives the CPU's INTR pin, and the CPU acknowledges through the PIC: build the
-    // PIC with a line that reaches the CPU once it exists.
+    // PIC with a line that reaches the CPU once it exists. Under the monitor the virtual CPU
+    // has no controller: the monitor takes the PIC's interrupts and delivers them (claim 7).
     let intr: IrqLine | null = null;
     this.pic = new DualPic({ set: (level) => intr?.set(level) });
-    this.mmu = new Mmu(this.memory);
+    this.mmu = vmm ? vmm.guestMmu : new Mmu(this.memory);
     const io: IoBus = options.traceIo ? new TracingIoBus(this.io, options.traceIo) : this.io;
-    this.cpu = new Ia32Cpu({ memory: this.memory, io, translation: this.mmu, interrupts: this.pic });
+    this.cpu = vmm
+      ? new Ia32Cpu({ memory: vmm.guestMemory, io, translation: vmm.guestTranslation })
+      : new Ia32Cpu({ memory: this.memory, io, translation: this.mmu, interrupts: this.pic });
     intr = this.cpu.intr;
+    vmm?.attach(this.cpu, this.pic);
 
     const reset: IrqLine = {
       set: (level) => {
@@ -256,6 +272,17 @@ export class Machine {
   private stop(exit: MachineExit): void {
     if (this.exit === null) this.exit = exit;
     this.cpu.requestStop();
+    this.monitorMode?.machine.requestStop();
+  }
+
+  /** Instructions executed since the machine was built (the machine CPU's under the monitor). */
+  get instructionCount(): number {
+    return this.executing.instructionCount;
+  }
+
+  /** The CPU that executes: the machine's under the monitor, else the guest's own. */
+  private get executing(): Ia32Cpu {
+    return this.monitorMode?.machine ?? this.cpu;
   }
 
   /**
@@ -292,6 +319,8 @@ export class Machine {
     cpu.setReg(Reg.ESP, BOOT_ESP);
     cpu.eip = boot.entry;
     this.firmwareState();
+    // The monitor takes over the guest exactly as the loader left it.
+    this.monitorMode?.monitor.start();
     return boot;
   }
 
@@ -333,14 +362,15 @@ export class Machine {
    */
   run(limits: RunLimits = {}): MachineExit {
     const start = performance.now();
-    const startCount = this.cpu.instructionCount;
+    const startCount = this.executing.instructionCount;
+    const maxInstructions = limits.maxInstructions ?? Number.POSITIVE_INFINITY;
+    const maxHaltedTicks = limits.maxHaltedTicks ?? Number.POSITIVE_INFINITY;
     try {
-      return this.loop(
-        limits.maxInstructions ?? Number.POSITIVE_INFINITY,
-        limits.maxHaltedTicks ?? Number.POSITIVE_INFINITY,
-      );
+      return this.monitorMode
+        ? this.loopMonitored(this.monitorMode, maxInstructions, maxHaltedTicks)
+        : this.loop(maxInstructions, maxHaltedTicks);
     } finally {
-      this.stats.instructions += this.cpu.instructionCount - startCount;
+      this.stats.instructions += this.executing.instructionCount - startCount;
       this.stats.runMilliseconds += performance.now() - start;
     }
   }
@@ -381,6 +411,54 @@ export class Machine {
           return cpu.inShutdown ? { kind: "shutdown", report } : { kind: "unimplemented", report };
         }
       }
+    }
+  }
+
+  /**
+   * The run loop under the monitor: the machine CPU runs the guest deprivileged; the monitor
+   * services the stub's host calls between slices, takes the PIC's interrupts, and says when
+   * the guest halted (it then waits on the clock as a bare CPU would). Instruction counts and
+   * time are the machine's: the stub's instructions take time too.
+   */
+  private loopMonitored(mode: MonitorMode, maxInstructions: number, maxHaltedTicks: number): MachineExit {
+    const machine = mode.machine;
+    const monitor = mode.monitor;
+    const clock = this.clock;
+    let halted = 0;
+    for (;;) {
+      if (this.exit !== null) return this.exit;
+      const left = maxInstructions - machine.instructionCount;
+      if (left <= 0) return { kind: "instruction-limit" };
+      if (monitor.status === "halted") {
+        if ((this.cpu.eflags & Eflags.IF) === 0) return { kind: "halted" };
+        const next = clock.nextDeadline;
+        if (next === Number.POSITIVE_INFINITY) return { kind: "idle" };
+        const skip = Math.max(0, next - clock.now);
+        halted += skip;
+        if (halted > maxHaltedTicks) return { kind: "waiting" };
+        clock.advance(skip);
+        monitor.poll(0);
+        continue;
+      }
+      const budget = Math.min(Math.max(1, clock.nextDeadline - clock.now), this.slice, left);
+      const before = machine.instructionCount;
+      const reason = machine.run({ instructions: budget });
+      const ran = machine.instructionCount - before;
+      if (ran > 0) clock.advance(ran);
+      const status = monitor.service();
+      if (this.exit !== null) return this.exit;
+      if (status === "shutdown") {
+        const report = this.cpu.shutdownReport ?? monitor.message ?? "triple fault";
+        return this.cpu.inShutdown ? { kind: "shutdown", report } : { kind: "unimplemented", report };
+      }
+      if (status === "fault") return { kind: "unimplemented", report: monitor.message ?? "monitor fault" };
+      if (reason === "shutdown" || reason === "halt") {
+        return {
+          kind: "unimplemented",
+          report: `the machine CPU stopped under the monitor (${reason}): ${machine.shutdownReport ?? "no report"}`,
+        };
+      }
+      monitor.poll(ran);
     }
   }
 

@@ -134,6 +134,8 @@ const FRAME_REG: readonly [RegIndex, number][] = [
   [Reg.EDI, FrameField.edi],
 ];
 const VIRTUAL_FLAGS = Eflags.IF | Eflags.IOPL;
+/** `wallClock.now()` where there is one (browsers, Node), else `Date.now()`: ES has no finer clock. */
+const wallClock: { now(): number } = (globalThis as { performance?: { now(): number } }).performance ?? Date;
 
 /**
  * The core: the second portion of the monitor (claims 4, 8, 13, 16). It lives in its own
@@ -764,7 +766,7 @@ export class Monitor {
   }
 
   private move(event: RelocationEvent): void {
-    const started = performance.now();
+    const started = wallClock.now();
     const { bytes, mappings } = this.place(event.to);
     // Claim 10: the guest content under the new region stays reachable from the VMM's
     // space through windows onto the same guest frames (aliases: every other mapping of
@@ -783,7 +785,7 @@ export class Monitor {
     this.refreshShadowRoots();
     const record: MonitorRelocation = {
       ...event,
-      micros: Math.round((performance.now() - started) * 1000),
+      micros: Math.round((wallClock.now() - started) * 1000),
       bytesWritten: bytes,
       mappingsWritten: mappings,
     };
