@@ -317,14 +317,18 @@ export class CpuCore {
 
   /** Folds the lazy flags into flagsv. */
   materializeFlags(): void {
-    if (this.lop === LF_NONE) return;
-    const f =
-      this.getCF() |
-      (this.getPF() ? PF : 0) |
-      this.getAF() |
-      (this.getZF() ? ZF : 0) |
-      (this.getSF() ? SF : 0) |
-      (this.getOF() ? OF : 0);
+    const lop = this.lop;
+    if (lop === LF_NONE) return;
+    // ZF, SF and PF come from the result for every lazy kind; CF, OF and AF by kind.
+    const res = this.lres & this.lmask;
+    let f = (PARITY[res & 0xff] << 2) | (res === 0 ? ZF : 0) | ((res >>> (this.lsz - 1)) & 1 ? SF : 0);
+    if (lop === LF_LOGIC) {
+      // CF = OF = AF = 0
+    } else if (lop === LF_RES) {
+      f |= this.flagsv & (CF | OF | AF);
+    } else {
+      f |= this.getCF() | this.getAF() | (this.getOF() ? OF : 0);
+    }
     this.flagsv = (this.flagsv & ~ARITH_FLAGS) | f;
     this.lop = LF_NONE;
   }
