@@ -99,6 +99,9 @@ static sigjmp_buf fault_jmp;
 static volatile uint32_t fault_vector, fault_err, fault_cr2, fault_eip;
 
 static void on_fault(int sig, siginfo_t *info, void *ctx_) {
+  /* The code may have set EFLAGS.AC: with CR0.AM (Linux sets it) every unaligned access in
+     this handler or in libc would raise #AC again. */
+  __asm__ volatile("pushfl\n andl $~0x40000, (%%esp)\n popfl" ::: "cc", "memory");
   ucontext_t *ctx = (ucontext_t *)ctx_;
   greg_t *g = ctx->uc_mcontext.gregs;
   uint32_t eip = (uint32_t)g[REG_EIP];

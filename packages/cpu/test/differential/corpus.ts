@@ -4,6 +4,7 @@
  * for faulting cases the exception vector, its error code and EIP.
  */
 
+import { disassemble } from "../../src/disasm/index.js";
 import { type CpuConstructor, EmulatedRunner, type EmuResult, hasErrorCode } from "./emulated.js";
 import { RF } from "./flags.js";
 import { CODE_BASE, EXCLUDED, Generator, type Layout, SCRATCH_SIZE, type TestCase } from "./generator.js";
@@ -16,7 +17,8 @@ export interface Mismatch {
   seed: number;
   id: number;
   code: string;
-  /** The target instructions and their forms, for the report. */
+  mode: 16 | 32;
+  /** The instructions, disassembled, and the forms of the target ones. */
   forms: string[];
   details: string[];
 }
@@ -39,6 +41,14 @@ function hex(v: number): string {
 
 export function codeHex(c: TestCase): string {
   return Array.from(c.code, (b) => b.toString(16).padStart(2, "0")).join(" ");
+}
+
+/** Every instruction of a case, disassembled, with the form of the target ones. */
+function describeInsns(c: TestCase): string[] {
+  return c.insns.map((i) => {
+    const text = disassemble(c.code, i.offset, c.mode, (c.mode === 16 ? 0 : CODE_BASE) + i.offset).text;
+    return `+${i.offset.toString(16).padStart(2, "0")} ${text.padEnd(40)}${i.form ? ` [${i.form}]` : ""}`;
+  });
 }
 
 /** Target instructions the host executed (up to and including a faulting one). */
@@ -112,8 +122,9 @@ export function compareCase(
   return {
     seed,
     id: c.id,
+    mode: c.mode,
     code: codeHex(c),
-    forms: c.insns.filter((i) => i.form).map((i) => `+${i.offset.toString(16)} ${i.form}`),
+    forms: describeInsns(c),
     details,
   };
 }
@@ -169,8 +180,9 @@ export function runCorpus(o: CorpusOptions): CorpusReport {
           report.mismatches.push({
             seed: o.seed,
             id: c.id,
+            mode: c.mode,
             code: codeHex(c),
-            forms: c.insns.filter((i) => i.form).map((i) => `+${i.offset.toString(16)} ${i.form}`),
+            forms: describeInsns(c),
             details: [`cpu threw: ${err instanceof Error ? err.message : String(err)}`],
           });
           continue;

@@ -166,7 +166,7 @@ export class EmulatedRunner {
       out32: () => {},
     };
     const cpu = new this.Ctor({ memory: this.memory, io });
-    cpu.setCr(0, 0x11); // PE, ET
+    cpu.setCr(0, 0x40011); // PE, ET, and AM as Linux sets it, so EFLAGS.AC alignment checks match
     cpu.setSegment(7 as SegIndex, { selector: this.tssSelector, base: TSS_BASE, limit: 0x67, access: 0x8b });
     cpu.setSegment(6 as SegIndex, { selector: 0, base: LDT_BASE, limit: 7, access: 0x82 });
     cpu.idtr = { base: IDT_BASE, limit: 0x7ff };

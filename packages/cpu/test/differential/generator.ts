@@ -10,6 +10,7 @@
  * comparison masks only what the SDM allows and only where the SDM allows it.
  */
 import {
+  AC,
   AF,
   ARITH,
   CF,
@@ -762,10 +763,11 @@ function stackGroup(): FormGroup {
           push(`PUSHF ${osz}`, [...p66, 0x9c], 1, { ...NONE, read: ARITH });
           break;
         case 9: {
-          // POPF from a value pushed by setup: TF and AC stay clear (they would trap or fault
-          // on the host for reasons outside the instruction), IF and IOPL random: CPL 3 must
-          // ignore them.
-          const v = (rng.u32() & (ARITH | DF | 0x200 | 0x3000 | NT | ID)) | 2;
+          // POPF from a value pushed by setup. TF stays clear (the host would trap after the
+          // next instruction, outside this case's control); AC is set sometimes: both sides have
+          // CR0.AM, so later unaligned accesses raise #AC(0). IF and IOPL are random: CPL 3
+          // must leave them alone.
+          const v = (rng.u32() & (ARITH | DF | 0x200 | 0x3000 | NT | ID)) | 2 | (rng.chance(0.25) ? AC : 0);
           const esp = b.esp;
           b.stackFits(esp - 4, esp - 4, esp);
           b.pushImm32(v);
@@ -1624,7 +1626,7 @@ export const EXCLUDED: readonly string[] = [
   "BSWAP r16: result undefined (SDM)",
   "shift group /6 (SAL alias), TEST F6/F7 /1, SALC (D6), F2 on MOVS/STOS/LODS: undocumented",
   "REP/REPNE on non-string instructions: F3 0F B8/BC/BD are POPCNT/TZCNT/LZCNT on the host",
-  "POPF with TF or AC set: the host would trap or alignment-check for reasons outside the instruction",
+  "POPF with TF set: the host would single-step trap after the next instruction",
   "CPUID, RDTSC, RDPMC: values differ by design",
   "SGDT/SIDT/SLDT/STR/SMSW, LAR/LSL/VERR/VERW, ARPL: depend on host descriptor tables (and UMIP)",
   "INT 80h: the host's system call gate",
