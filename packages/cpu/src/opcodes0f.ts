@@ -430,6 +430,8 @@ export class SystemInstructions extends Interpreter {
     const seg = this.eaSeg;
     const off = this.eaOff;
     const off4 = this.as32 ? (off + 4) | 0 : (off + 4) & 0xffff;
+    // A 64-bit operand is checked for 8-byte alignment (SDM 6.15, #AC, table 6-7).
+    this.checkAlign((this.segBase[seg] + off) | 0, 8, this.cpl === 3);
     const lo = this.rd32(seg, off);
     const hi = this.rd32(seg, off4);
     this.checkWrite(seg, off, 8);

@@ -47,6 +47,10 @@ const SWITCH_IRET = 2;
 
 const INTERRUPT_KIND_NAMES: readonly InterruptKind[] = ["exception", "software", "external"];
 
+/** Fault-class exception vectors (SDM Vol. 3A, table 6-1): #DE #BR #UD #NM #TS #NP #SS #GP #PF #MF #AC. */
+const FAULT_CLASS = new Uint8Array(256);
+for (const v of [0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17]) FAULT_CLASS[v] = 1;
+
 /** Exceptions that make a #DF when another contributory one occurs delivering them (SDM table 6-5). */
 function isContributory(v: number): boolean {
   return v === 0 || (v >= 10 && v <= 13);
@@ -65,6 +69,8 @@ export class SystemCpu extends CpuCore {
   dLo = 0;
   dHi = 0;
   dAddr = 0;
+  /** The event being delivered is a fault: its frame gets RF = 1. */
+  pushRF = false;
   /** 1 while delivering an external event or exception: the EXT bit of error codes (SDM 6.13). */
   ext = 0;
 
@@ -364,6 +370,9 @@ export class SystemCpu extends CpuCore {
     const gate32 = (gtype & 8) !== 0;
     const sel = glo >>> 16;
     const offset = gate32 ? (glo & 0xffff) | (ghi & 0xffff0000) : glo & 0xffff;
+    // Fault-class exceptions push RF = 1, so that IRET back to the faulting instruction does
+    // not re-trigger an instruction breakpoint (SDM Vol. 3B, 17.3.1.1).
+    this.pushRF = kind === KIND_EXCEPTION && FAULT_CLASS[vector] === 1;
     this.transferThroughGate(sel, offset, gate32, hasCode, code, returnEip, ext, (gtype & 1) === 0);
   }
 
@@ -388,7 +397,7 @@ export class SystemCpu extends CpuCore {
     if ((hi & 0x8000) === 0) this.raise(Exception.NP, err);
     const csAddr = this.dAddr;
     const conforming = (hi & 0x400) !== 0;
-    const flags = this.getEflags();
+    const flags = this.getEflags() | (this.pushRF ? RF : 0);
     const oldCs = this.segSel[CS];
     const size = gate32 ? 4 : 2;
     if (!conforming && dpl < this.cpl) {

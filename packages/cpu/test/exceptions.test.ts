@@ -1,4 +1,4 @@
-import { Exception, Reg } from "@pagurus/spec";
+import { Eflags, Exception, Reg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
 import { GDT, IDT, SEL, sysCpu, writeDescriptor, writeGate } from "./helpers.js";
 
@@ -31,6 +31,7 @@ describe("exceptions: vectors, error codes, frames", () => {
     expect(f.esp).toBe(0x8000 - 12);
     expect(f.eip).toBe(s.sym("fault"));
     expect(f.cs).toBe(SEL.code0);
+    expect(f.eflags & Eflags.RF).toBe(Eflags.RF); // faults push RF = 1 (SDM 17.3.1.1)
     expect(s.cpu.getReg(Reg.EAX)).toBe(1);
     expect(s.cpu.getReg(Reg.EDX)).toBe(7);
     expect(s.cpu.eip).toBe(s.sym("h") + 1);
@@ -132,6 +133,7 @@ describe("exceptions: vectors, error codes, frames", () => {
     const s = sysCpu(`int3\n after: hlt\n h: hlt`, { [Exception.BP]: { label: "h" } });
     s.cpu.run({ instructions: 100 });
     expect(frame(s, false).eip).toBe(s.sym("after"));
+    expect(frame(s, false).eflags & Eflags.RF).toBe(0);
     const o = sysCpu(`mov al, 0x7f\n add al, 1\n into\n after: hlt\n h: hlt`, {
       [Exception.OF]: { label: "h" },
     });
