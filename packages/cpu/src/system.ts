@@ -47,6 +47,9 @@ const SWITCH_IRET = 2;
 
 const INTERRUPT_KIND_NAMES: readonly InterruptKind[] = ["exception", "software", "external"];
 
+/** ES DS FS GS: the data segment registers. */
+const DATA_SEGMENTS: readonly number[] = [ES, DS, FS, GS];
+
 /** Fault-class exception vectors (SDM Vol. 3A, table 6-1): #DE #BR #UD #NM #TS #NP #SS #GP #PF #MF #AC. */
 const FAULT_CLASS = new Uint8Array(256);
 for (const v of [0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17]) FAULT_CLASS[v] = 1;
@@ -200,7 +203,7 @@ export class SystemCpu extends CpuCore {
 
   /** After a return to an outer level: data segments the new CPL may not use become null (SDM 5.8.6). */
   invalidateOuterSegments(): void {
-    for (const s of [ES, DS, FS, GS]) {
+    for (const s of DATA_SEGMENTS) {
       const acc = this.segAccess[s];
       const dpl = (acc >> 5) & 3;
       const conformingCode = (acc & 0x0c) === 0x0c;
@@ -402,7 +405,9 @@ export class SystemCpu extends CpuCore {
     const size = gate32 ? 4 : 2;
     if (!conforming && dpl < this.cpl) {
       // Inner privilege: new stack from the TSS.
-      const { ss: nss, esp: nesp } = this.tssStack(dpl, ext);
+      this.tssStack(dpl, ext);
+      const nss = this.tssSs;
+      const nesp = this.tssEsp;
       const ssErr = (nss & 0xfffc) + ext;
       if ((nss & 0xfffc) === 0) this.raise(Exception.TS, ext);
       if (!this.fetchDescriptor(nss)) this.raise(Exception.TS, ssErr);
@@ -420,19 +425,13 @@ export class SystemCpu extends CpuCore {
       if (!SystemCpu.fitsSegment(slimit, sacc, top, frame)) this.raise(Exception.SS, ssErr);
       const sbase = SystemCpu.descBase(slo, shi);
       if (offset >>> 0 > SystemCpu.descLimit(lo, hi) >>> 0) this.gp(ext);
-      let p = top;
-      const w = (v: number): void => {
-        const lin = (sbase + (ssB ? p : p & 0xffff)) | 0;
-        if (gate32) this.wl32slow(lin, v, dpl === 3);
-        else this.wl16slow(lin, v, dpl === 3);
-        p += size;
-      };
-      if (hasCode) w(code);
-      w(returnEip);
-      w(oldCs);
-      w(flags);
-      w(this.regs[4]);
-      w(this.segSel[SS]);
+      this.frameStart(sbase, ssB, top, size, dpl === 3);
+      if (hasCode) this.frameWrite(code);
+      this.frameWrite(returnEip);
+      this.frameWrite(oldCs);
+      this.frameWrite(flags);
+      this.frameWrite(this.regs[4]);
+      this.frameWrite(this.segSel[SS]);
       // Committed: nothing below faults except the Accessed-bit writes.
       this.dAddr = ssAddr;
       this.dLo = slo;
@@ -470,19 +469,53 @@ export class SystemCpu extends CpuCore {
     this.pc = offset;
   }
 
-  /** SS:ESP for privilege level `dpl` from the current TSS (SDM 7.2.1). */
-  tssStack(dpl: number, ext: number): { ss: number; esp: number } {
+  tssSs = 0;
+  tssEsp = 0;
+  /** Call-gate parameters in transit (at most 31). */
+  readonly gateParams = new Int32Array(32);
+  /** The incoming task's registers during a task switch. */
+  readonly taskValues = new Int32Array(20);
+
+  /** SS:ESP for privilege level `dpl` from the current TSS into tssSs/tssEsp (SDM 7.2.1). */
+  tssStack(dpl: number, ext: number): void {
     const base = this.segBase[TR];
     const limit = this.segLimit[TR] >>> 0;
     const trErr = (this.segSel[TR] & 0xfffc) + ext;
     if (this.segAccess[TR] & 8) {
       const at = 4 + dpl * 8;
       if (at + 5 > limit) this.raise(Exception.TS, trErr);
-      return { esp: this.sysRead32((base + at) | 0), ss: this.sysRead16((base + at + 4) | 0) };
+      this.tssEsp = this.sysRead32((base + at) | 0);
+      this.tssSs = this.sysRead16((base + at + 4) | 0);
+      return;
     }
     const at = 2 + dpl * 4;
     if (at + 3 > limit) this.raise(Exception.TS, trErr);
-    return { esp: this.sysRead16((base + at) | 0), ss: this.sysRead16((base + at + 2) | 0) };
+    this.tssEsp = this.sysRead16((base + at) | 0);
+    this.tssSs = this.sysRead16((base + at + 2) | 0);
+  }
+
+  // A frame on a stack that is not loaded yet (the new stack of a privilege change): written
+  // upwards from its lowest address, one word or dword at a time.
+  frameBase = 0;
+  frameB = false;
+  frameOff = 0;
+  frameSize = 4;
+  frameUser = false;
+
+  frameStart(base: number, big: boolean, top: number, size: number, user: boolean): void {
+    this.frameBase = base;
+    this.frameB = big;
+    this.frameOff = top;
+    this.frameSize = size;
+    this.frameUser = user;
+  }
+
+  frameWrite(v: number): void {
+    const p = this.frameOff;
+    const lin = (this.frameBase + (this.frameB ? p : p & 0xffff)) | 0;
+    if (this.frameSize === 4) this.wl32slow(lin, v, this.frameUser);
+    else this.wl16slow(lin, v, this.frameUser);
+    this.frameOff = (p + this.frameSize) | 0;
   }
 
   // =====================================================================================
@@ -620,7 +653,9 @@ export class SystemCpu extends CpuCore {
     const size = gate32 ? 4 : 2;
     const oldCs = this.segSel[CS];
     if ((chi & 0x400) === 0 && cdpl < this.cpl) {
-      const { ss: nss, esp: nesp } = this.tssStack(cdpl, 0);
+      this.tssStack(cdpl, 0);
+      const nss = this.tssSs;
+      const nesp = this.tssEsp;
       const ssErr = nss & 0xfffc;
       if (ssErr === 0) this.raise(Exception.TS, 0);
       if (!this.fetchDescriptor(nss)) this.raise(Exception.TS, ssErr);
@@ -636,25 +671,18 @@ export class SystemCpu extends CpuCore {
       if (!SystemCpu.fitsSegment(SystemCpu.descLimit(slo, shi), SystemCpu.descAccess(shi), top, frame))
         this.raise(Exception.SS, ssErr);
       // Parameters come from the old stack (SDM 5.8.5, figure 5-13).
-      const paramVals: number[] = [];
+      const paramVals = this.gateParams;
       for (let i = 0; i < params; i++) {
         const off = this.stackOff(i * size);
-        paramVals.push(gate32 ? this.rd32(SS, off) : this.rd16(SS, off));
+        paramVals[i] = gate32 ? this.rd32(SS, off) : this.rd16(SS, off);
       }
       const sbase = SystemCpu.descBase(slo, shi);
-      let p = top;
-      const user = cdpl === 3;
-      const w = (v: number): void => {
-        const lin = (sbase + (ssB ? p : p & 0xffff)) | 0;
-        if (gate32) this.wl32slow(lin, v, user);
-        else this.wl16slow(lin, v, user);
-        p += size;
-      };
-      w(nextEip);
-      w(oldCs);
-      for (let i = 0; i < params; i++) w(paramVals[i]);
-      w(this.regs[4]);
-      w(this.segSel[SS]);
+      this.frameStart(sbase, ssB, top, size, cdpl === 3);
+      this.frameWrite(nextEip);
+      this.frameWrite(oldCs);
+      for (let i = 0; i < params; i++) this.frameWrite(paramVals[i]);
+      this.frameWrite(this.regs[4]);
+      this.frameWrite(this.segSel[SS]);
       this.dAddr = ssAddr;
       this.dLo = slo;
       this.dHi = shi;
@@ -857,7 +885,8 @@ export class SystemCpu extends CpuCore {
     const r = this.regs;
     // Page-fault checks happen through the writes themselves; reading the new TSS first
     // keeps the old one intact if the new one is not mapped.
-    const nv = new Int32Array(20);
+    const nv = this.taskValues;
+    nv.fill(0);
     if (n32) {
       nv[0] = this.cr0 & CR0_PG ? this.sysRead32((nbase + 0x1c) | 0) : this.cr3;
       nv[1] = this.sysRead32((nbase + 0x20) | 0);
@@ -961,7 +990,7 @@ export class SystemCpu extends CpuCore {
       this.setAccessed();
       this.loadSegCache(SS, ss, this.dLo, this.dHi);
     }
-    for (const s of [ES, DS, FS, GS]) {
+    for (const s of DATA_SEGMENTS) {
       const v = nv[11 + s];
       if ((v & 0xfffc) === 0) {
         this.loadNullSeg(s, v);
