@@ -44,6 +44,11 @@ describe("disassembler", () => {
     ["a1 00 80 00 00", 32, "mov eax, dword [0x8000]"],
     ["64 8b 04 25 30 00 00 00", 32, "mov eax, dword fs:[0x30]"],
     ["0f 01 15 00 20 00 00", 32, "lgdt [0x2000]"],
+    ["0f a5 c8", 32, "shld eax, ecx, cl"],
+    ["66 d3 e0", 32, "shl ax, cl"],
+    ["ec", 32, "in al, dx"],
+    ["66 ef", 16, "out dx, eax"],
+    ["0f 21 f8", 32, "mov eax, dr7"],
   ] as const)("%s (%i-bit) is %s", (bytes, mode, text) => {
     const d = disassemble(hexBytes(bytes), 0, mode, 0x1000);
     expect(d.text).toBe(text);

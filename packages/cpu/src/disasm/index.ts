@@ -400,7 +400,9 @@ export function disassemble(bytes: Uint8Array, offset: number, mode: 16 | 32, ad
   const deferred: number[] = [];
   for (let i = 0; i < operands.length; i++) {
     const t = operands[i];
-    const kind = t[0];
+    // Fixed operands (AL, CL, DX, eAX, 1) are resolved with the immediates below; their first
+    // letter must not be taken for an operand kind (C = control register, D = debug register).
+    const kind = t === "CL" || t === "DX" ? "" : t[0];
     const l = t.slice(1);
     switch (kind) {
       case "E":

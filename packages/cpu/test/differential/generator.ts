@@ -118,6 +118,7 @@ interface Snapshot {
   undef: number;
   esp: number;
   df: number;
+  ac: boolean;
 }
 
 export class CaseBuilder {
@@ -127,6 +128,8 @@ export class CaseBuilder {
   esp: number;
   df: number;
   last = false;
+  /** EFLAGS.AC may be set (a POPF set it): alignment checks are on. */
+  ac = false;
   zeroSourceDest: { reg: number; mask: number } | null = null;
   readonly s: number;
   readonly rng: Prng;
@@ -153,6 +156,7 @@ export class CaseBuilder {
       undef: this.undef,
       esp: this.esp,
       df: this.df,
+      ac: this.ac,
     };
   }
 
@@ -162,6 +166,7 @@ export class CaseBuilder {
     this.undef = s.undef;
     this.esp = s.esp;
     this.df = s.df;
+    this.ac = s.ac;
   }
 
   private push(bytes: readonly number[], form: string | null): void {
@@ -775,9 +780,13 @@ function stackGroup(): FormGroup {
           b.target([...p66, 0x9d], `POPF ${osz}`, { read: 0, written: ARITH, undef: 0 });
           b.esp = esp - 4 + n;
           b.df = v & DF;
+          b.ac = (v & AC) !== 0;
           break;
         }
         case 10: {
+          // With AC set the host (AMD) raises #AC when ENTER's new ESP is misaligned, although
+          // the SDM's ENTER makes no access there: not generated (EXCLUDED, see the report).
+          if (b.ac) throw new Reject();
           const level = rng.pick([0, 1, 2, 3, rng.int(256)]);
           const size = rng.chance(0.8) ? rng.int(0x40) : rng.int(0x400);
           const L = level & 31;
@@ -1627,6 +1636,7 @@ export const EXCLUDED: readonly string[] = [
   "shift group /6 (SAL alias), TEST F6/F7 /1, SALC (D6), F2 on MOVS/STOS/LODS: undocumented",
   "REP/REPNE on non-string instructions: F3 0F B8/BC/BD are POPCNT/TZCNT/LZCNT on the host",
   "POPF with TF set: the host would single-step trap after the next instruction",
+  "ENTER while EFLAGS.AC is set: the host (AMD) raises #AC for a misaligned new ESP, an access the SDM's ENTER does not make",
   "CPUID, RDTSC, RDPMC: values differ by design",
   "SGDT/SIDT/SLDT/STR/SMSW, LAR/LSL/VERR/VERW, ARPL: depend on host descriptor tables (and UMIP)",
   "INT 80h: the host's system call gate",
