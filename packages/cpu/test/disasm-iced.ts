@@ -118,7 +118,7 @@ export function compareWithIced(seed: number, samples: number, mnemonicEvery = 5
       if ((base + i) % mnemonicEvery === 0) {
         report.mnemonicsCompared++;
         const icedName = (Mnemonic[instr.mnemonic] ?? "?").toLowerCase();
-        const ourName = ours.text.replace(/^(lock |rep |repne )+/, "").split(" ")[0];
+        const ourName = ours.text.replace(/^(lock |rep |repe |repne )+/, "").split(" ")[0];
         if ((ALIASES[icedName] ?? icedName) !== ourName && report.mnemonicMismatches.length < 50) {
           report.mnemonicMismatches.push(
             `${mode}-bit ${hexBytes()}: iced ${instr.toString()}, ours ${ours.text}`,

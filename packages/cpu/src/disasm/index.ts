@@ -503,7 +503,9 @@ export function disassemble(bytes: Uint8Array, offset: number, mode: 16 | 32, ad
   if (length > 15) return { length, text: "(bad)" };
   const isString = /^(movs|cmps|stos|lods|scas|ins|outs)[bwd]$/.test(mnem);
   let prefix = lock ? "lock " : "";
-  if (rep && (isString || mnem === "nop")) prefix += rep;
+  // F3 is REPE on the comparing string instructions (CMPS, SCAS), REP on the others.
+  if (rep && (isString || mnem === "nop"))
+    prefix += rep === "rep " && /^(cmps|scas)/.test(mnem) ? "repe " : rep;
   const segNote = isString && seg ? ` ${seg}:` : "";
   const text = `${prefix}${mnem}${texts.length ? ` ${texts.join(", ")}` : segNote}`;
   return { length, text };

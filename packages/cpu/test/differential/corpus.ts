@@ -21,6 +21,7 @@ export interface Mismatch {
   /** The instructions, disassembled, and the forms of the target ones. */
   forms: string[];
   details: string[];
+  testCase?: TestCase;
 }
 
 export interface CorpusReport {
@@ -142,11 +143,9 @@ export interface CorpusOptions {
   maxMismatches?: number;
 }
 
-export function runCorpus(o: CorpusOptions): CorpusReport {
-  const gen = new Generator({ layout: o.layout });
-  const runner = o.cpu ? new EmulatedRunner(o.cpu, o.layout) : null;
-  const report: CorpusReport = {
-    seed: o.seed,
+function emptyReport(seed: number): CorpusReport {
+  return {
+    seed,
     cases: 0,
     instructions: 0,
     faults: 0,
@@ -155,47 +154,130 @@ export function runCorpus(o: CorpusOptions): CorpusReport {
     hostMs: 0,
     emuMs: 0,
   };
+}
+
+/** Runs `cases` on the host and (when given) on the CPU, adding counts and mismatches to `report`. */
+function runBatch(
+  report: CorpusReport,
+  cases: readonly TestCase[],
+  o: { harness: string; layout: Layout; maxMismatches?: number; limit?: number },
+  runner: EmulatedRunner | null,
+): void {
+  let t = performance.now();
+  const host = runHost(o.harness, o.layout, cases);
+  report.hostMs += performance.now() - t;
+  t = performance.now();
+  for (let k = 0; k < cases.length; k++) {
+    const c = cases[k];
+    const h = host[k];
+    const ran = executed(c, h);
+    report.cases++;
+    report.instructions += ran.length;
+    if (h.vector >= 0) report.faults++;
+    for (const i of ran) report.forms.set(i.form!, (report.forms.get(i.form!) ?? 0) + 1);
+    if (runner) {
+      let m: Mismatch | null;
+      try {
+        m = compareCase(report.seed, c, h, runner.run(c), runner.scratch());
+      } catch (err) {
+        m = {
+          seed: report.seed,
+          id: c.id,
+          mode: c.mode,
+          code: codeHex(c),
+          forms: describeInsns(c),
+          details: [`cpu threw: ${err instanceof Error ? err.message : String(err)}`],
+        };
+      }
+      if (m && report.mismatches.length < (o.maxMismatches ?? 1000))
+        report.mismatches.push({ ...m, testCase: c });
+    }
+    if (o.limit !== undefined && report.instructions >= o.limit) break;
+  }
+  report.emuMs += performance.now() - t;
+}
+
+export function runCorpus(o: CorpusOptions): CorpusReport {
+  const gen = new Generator({ layout: o.layout });
+  const runner = o.cpu ? new EmulatedRunner(o.cpu, o.layout) : null;
+  const report = emptyReport(o.seed);
   const batch = o.batch ?? 4000;
   let id = 0;
   while (report.instructions < o.instructions) {
     const cases: TestCase[] = [];
     for (let i = 0; i < batch; i++) cases.push(gen.generate(o.seed, id++));
-    let t = performance.now();
-    const host = runHost(o.harness, o.layout, cases);
-    report.hostMs += performance.now() - t;
-    t = performance.now();
-    for (let k = 0; k < cases.length; k++) {
-      const c = cases[k];
-      const h = host[k];
-      const ran = executed(c, h);
-      report.cases++;
-      report.instructions += ran.length;
-      if (h.vector >= 0) report.faults++;
-      for (const i of ran) report.forms.set(i.form!, (report.forms.get(i.form!) ?? 0) + 1);
-      if (runner) {
-        let e: EmuResult;
-        try {
-          e = runner.run(c);
-        } catch (err) {
-          report.mismatches.push({
-            seed: o.seed,
-            id: c.id,
-            mode: c.mode,
-            code: codeHex(c),
-            forms: describeInsns(c),
-            details: [`cpu threw: ${err instanceof Error ? err.message : String(err)}`],
-          });
-          continue;
-        }
-        const m = compareCase(o.seed, c, h, e, runner.scratch());
-        if (m && report.mismatches.length < (o.maxMismatches ?? 1000)) report.mismatches.push(m);
-      }
-      if (report.instructions >= o.instructions) break;
-    }
-    report.emuMs += performance.now() - t;
+    runBatch(report, cases, { ...o, limit: o.instructions }, runner);
     o.onBatch?.(report);
   }
   return report;
+}
+
+/** Runs fixed cases (the recorded regressions) the same way. */
+export function runCases(
+  cases: readonly TestCase[],
+  o: { harness: string; layout: Layout; cpu: CpuConstructor },
+): CorpusReport {
+  const report = emptyReport(0);
+  runBatch(report, cases, o, new EmulatedRunner(o.cpu, o.layout));
+  return report;
+}
+
+// Recorded cases: regressions.json holds cases fuzzing found, in a form independent of the
+// generator (which may change), so the committed test keeps checking them.
+
+export interface RecordedCase {
+  note: string;
+  scratchBase: number;
+  mode: 16 | 32;
+  code: string;
+  regs: number[];
+  eflags: number;
+  scratchSeed: number;
+  insns: [number, number, string | null, number][];
+  undefAfter: number;
+  zeroSourceDest: { reg: number; mask: number } | null;
+}
+
+export function recordCase(c: TestCase, layout: Layout, note: string): RecordedCase {
+  return {
+    note,
+    scratchBase: layout.scratchBase,
+    mode: c.mode,
+    code: Buffer.from(c.code).toString("hex"),
+    regs: Array.from(c.regs),
+    eflags: c.eflags,
+    scratchSeed: c.scratchSeed,
+    insns: c.insns.map((i) => [i.offset, i.length, i.form, i.undefBefore]),
+    undefAfter: c.undefAfter,
+    zeroSourceDest: c.zeroSourceDest,
+  };
+}
+
+/** The recorded cases that fit this layout (they embed scratch addresses). */
+export function loadRecorded(
+  records: readonly RecordedCase[],
+  layout: Layout,
+): { cases: TestCase[]; skipped: number } {
+  const cases: TestCase[] = [];
+  let skipped = 0;
+  records.forEach((r, id) => {
+    if (r.scratchBase !== layout.scratchBase) {
+      skipped++;
+      return;
+    }
+    cases.push({
+      id,
+      mode: r.mode,
+      code: Uint8Array.from(Buffer.from(r.code, "hex")),
+      regs: Uint32Array.from(r.regs),
+      eflags: r.eflags,
+      scratchSeed: r.scratchSeed,
+      insns: r.insns.map(([offset, length, form, undefBefore]) => ({ offset, length, form, undefBefore })),
+      undefAfter: r.undefAfter,
+      zeroSourceDest: r.zeroSourceDest,
+    });
+  });
+  return { cases, skipped };
 }
 
 /** Forms = distinct (mnemonic form x operand size x addressing) keys the corpus executed. */

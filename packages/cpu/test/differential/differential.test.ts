@@ -5,8 +5,17 @@
  * (flags.ts), on the scratch memory and on exceptions (vector, error code, EIP).
  * Known differences are listed in KNOWN-MISMATCHES.md; they are not skipped here.
  */
+
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { coverageSummary, formatMismatch, runCorpus } from "./corpus.js";
+import {
+  coverageSummary,
+  formatMismatch,
+  loadRecorded,
+  type RecordedCase,
+  runCases,
+  runCorpus,
+} from "./corpus.js";
 import { loadIa32Cpu } from "./emulated.js";
 import { chooseLayout, ensureHarness } from "./host.js";
 
@@ -37,5 +46,23 @@ describe.skipIf("missing" in harness)("Ia32Cpu against the host CPU", () => {
     expect(report.mismatches.length, `${report.mismatches.length} mismatches (seed ${SEED}):\n${shown}`).toBe(
       0,
     );
+  });
+
+  it("agrees on the cases fuzzing recorded (regressions.json)", { timeout: 60_000 }, async () => {
+    const cpu = await loadIa32Cpu();
+    if (typeof cpu === "string") throw new Error(cpu);
+    const path = "path" in harness ? harness.path : "";
+    const layout = chooseLayout(path);
+    const records = JSON.parse(
+      readFileSync(new URL("./regressions.json", import.meta.url), "utf8"),
+    ) as RecordedCase[];
+    const { cases, skipped } = loadRecorded(records, layout);
+    if (skipped) console.warn(`${skipped} recorded cases need a scratch area at another address; skipped`);
+    const report = runCases(cases, { harness: path, layout, cpu });
+    const shown = report.mismatches.map((m) => `${records[m.id].note}\n${formatMismatch(m)}`).join("\n");
+    expect(
+      report.mismatches.length,
+      `${report.mismatches.length} of ${cases.length} recorded cases mismatch:\n${shown}`,
+    ).toBe(0);
   });
 });

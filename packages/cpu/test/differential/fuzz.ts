@@ -3,9 +3,19 @@
  * interrupted or until --instructions is reached. Every mismatch is printed with its seed and
  * case id; `--seed S --case N` replays exactly one case.
  *
- *   node packages/cpu/test/differential/fuzz.ts [--seed N] [--instructions N] [--host-only] [--case N]
+ *   node packages/cpu/test/differential/fuzz.ts [--seed N] [--instructions N] [--host-only] [--case N] [--record]
+ *
+ * --record appends every mismatching case to regressions.json, which the committed test replays.
  */
-import { compareCase, coverageSummary, formatMismatch, runCorpus } from "./corpus.js";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  compareCase,
+  coverageSummary,
+  formatMismatch,
+  type RecordedCase,
+  recordCase,
+  runCorpus,
+} from "./corpus.js";
 import { EmulatedRunner, type EmuResult, loadIa32Cpu } from "./emulated.js";
 import { Generator } from "./generator.js";
 import { chooseLayout, ensureHarness, runHost } from "./host.js";
@@ -64,6 +74,18 @@ for (let round = 0; total < limit; round++) {
     `seed ${seed}: ${report.instructions} instructions, ${report.mismatches.length} mismatches (total ${total}, ${bad} mismatches)`,
   );
   for (const m of report.mismatches.slice(0, 20)) console.log(formatMismatch(m));
+  if (args.includes("--record") && report.mismatches.length > 0) {
+    const file = new URL("./regressions.json", import.meta.url);
+    const records: RecordedCase[] = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : [];
+    const known = new Set(records.map((r) => r.code));
+    for (const m of report.mismatches) {
+      if (!m.testCase || known.has(Buffer.from(m.testCase.code).toString("hex"))) continue;
+      records.push(recordCase(m.testCase, layout, `fuzz seed ${seed} case ${m.id}: ${m.details[0]}`));
+      known.add(records[records.length - 1].code);
+    }
+    writeFileSync(file, `${JSON.stringify(records, null, 1)}\n`);
+    console.log(`recorded ${records.length} cases in regressions.json`);
+  }
   if (round === 0) console.log(coverageSummary(report));
 }
 process.exit(bad > 0 ? 1 : 0);
