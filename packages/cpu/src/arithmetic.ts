@@ -490,7 +490,9 @@ export class Arithmetic extends SystemCpu {
     for (;;) {
       switch (op) {
         case 0xa4: {
-          // MOVS
+          // MOVS. Segment checks of both operands come before any memory access (a null
+          // or too-small ES faults before an alignment check or #PF on the source).
+          this.checkWriteSegment(ES, this.indexValue(7), size);
           const v = this.readSized(seg, this.indexValue(6), size);
           this.writeSized(ES, this.indexValue(7), size, v);
           this.advanceIndex(6, delta);
@@ -498,6 +500,7 @@ export class Arithmetic extends SystemCpu {
           break;
         }
         case 0xa6: {
+          this.checkRead(ES, this.indexValue(7), size);
           const a = this.readSized(seg, this.indexValue(6), size);
           const b = this.readSized(ES, this.indexValue(7), size);
           this.alu(7, bits, a, b);

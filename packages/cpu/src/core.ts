@@ -117,6 +117,8 @@ export class CpuCore {
   readonly translation: AddressTranslation | null;
   readonly interrupts: InterruptController | null;
   readonly ram: Uint8Array;
+  /** The same RAM as dwords, for aligned 32-bit accesses (little-endian hosts only). */
+  readonly ram32: Int32Array;
   readonly direct: Uint8Array | null;
 
   // ---- registers
@@ -193,6 +195,11 @@ export class CpuCore {
     this.interrupts = parts.interrupts ?? null;
     const fp = parts.memory.fastPath;
     this.ram = fp ? fp.ram : new Uint8Array(0);
+    const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+    this.ram32 =
+      littleEndian && this.ram.byteOffset % 4 === 0
+        ? new Int32Array(this.ram.buffer, this.ram.byteOffset, this.ram.length >>> 2)
+        : new Int32Array(0);
     this.direct = fp ? fp.direct : null;
   }
 
@@ -591,6 +598,7 @@ export class CpuCore {
     const e = this.tlbR[lin >>> 12];
     if ((e & 1) !== 0 && (lin & 4095) <= 4092) {
       const p = (e & -4096) | (lin & 4095);
+      if ((p & 3) === 0 && p >>> 2 < this.ram32.length) return this.ram32[p >>> 2];
       const ram = this.ram;
       return ram[p] | (ram[p + 1] << 8) | (ram[p + 2] << 16) | (ram[p + 3] << 24);
     }
@@ -661,6 +669,10 @@ export class CpuCore {
     const e = this.tlbW[lin >>> 12];
     if ((e & 1) !== 0 && (lin & 4095) <= 4092) {
       const p = (e & -4096) | (lin & 4095);
+      if ((p & 3) === 0 && p >>> 2 < this.ram32.length) {
+        this.ram32[p >>> 2] = v;
+        return;
+      }
       const ram = this.ram;
       ram[p] = v;
       ram[p + 1] = v >> 8;
@@ -757,6 +769,11 @@ export class CpuCore {
   checkWrite(seg: number, off: number, size: number): void {
     if ((off ^ MIN) < this.segWlo[seg] || ((off + size - 1) ^ MIN) > this.segWhi[seg]) this.segFault(seg);
     this.probeWrite((this.segBase[seg] + off) | 0, size);
+  }
+
+  /** The segment part of a write check only (no paging). */
+  checkWriteSegment(seg: number, off: number, size: number): void {
+    if ((off ^ MIN) < this.segWlo[seg] || ((off + size - 1) ^ MIN) > this.segWhi[seg]) this.segFault(seg);
   }
 
   checkRead(seg: number, off: number, size: number): void {
