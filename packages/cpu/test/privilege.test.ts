@@ -375,3 +375,42 @@ describe("16-bit gates and TSSs", () => {
     expect(s.mem.ram[GDT + 0x50 + 5] & 0x0f).toBe(0x01);
   });
 });
+
+describe("#TS", () => {
+  it("an invalid SS0 in the TSS is #TS(selector), here delivered through a task gate", () => {
+    const s = sysCpu(
+      `${TO_RING3}
+    user:
+    fault:
+      int 0x80
+      hlt
+    h80: hlt
+    tshandler:
+      hlt`,
+      { 128: { label: "h80", type: 0x0f, dpl: 3 } },
+    );
+    // SS0 names a code segment: not a valid stack for the ring-0 switch
+    s.mem.w32(TSS_A + 8, SEL.code0);
+    writeGate(s.mem, 0x800 + Exception.TS * 8, SEL.tssB, 0, 0x05, 0);
+    s.mem.w32(TSS_B + 0x20, s.sym("tshandler"));
+    s.mem.w32(TSS_B + 0x24, 2);
+    s.mem.w32(TSS_B + 0x38, 0x6000);
+    for (const [off, sel] of [
+      [0x48, SEL.data0],
+      [0x4c, SEL.code0],
+      [0x50, SEL.data0],
+      [0x54, SEL.data0],
+    ])
+      s.mem.w32(TSS_B + off, sel);
+    s.cpu.run({ instructions: 100 });
+    expect(s.cpu.eip).toBe(s.sym("tshandler") + 1);
+    expect(s.cpu.getSegment(Seg.TR).selector).toBe(SEL.tssB);
+    expect(s.cpu.getReg(Reg.ESP)).toBe(0x6000 - 4);
+    expect(s.mem.r32(0x6000 - 4)).toBe(SEL.code0);
+    expect(s.cpu.eflags & Eflags.NT).toBe(Eflags.NT);
+    expect(s.mem.r16(TSS_B)).toBe(SEL.tssA);
+    // the interrupted task was saved at the INT instruction, at CPL 3
+    expect(s.mem.r32(TSS_A + 0x20)).toBe(s.sym("fault"));
+    expect(s.mem.r16(TSS_A + 0x4c)).toBe(SEL.code3);
+  });
+});
