@@ -87,8 +87,9 @@ mix:
 
 file_end:
 
-section .bss
-alignb 4
+; Data and stack live in their own pages, so no write lands in a page that holds code
+; (v86's JIT, like any translation cache, drops compiled code on writes to its page).
+section .bss align=4096
 table: resd 64
 result: resd 2
   resb 4096
