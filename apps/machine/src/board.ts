@@ -202,14 +202,14 @@ export class Machine {
     this.io = new IoPortMap();
     this.clock = new VirtualClock();
     // The PIC drives the CPU's INTR pin, and the CPU acknowledges through the PIC: build the
-    // PIC with a line that reaches the CPU once it exists. Under the monitor the virtual CPU
-    // has no controller: the monitor takes the PIC's interrupts and delivers them (claim 7).
+    // PIC with a line that reaches the CPU once it exists. Under the monitor the PIC belongs to
+    // the virtual CPU too: the monitor lets it take interrupts where the guest can.
     let intr: IrqLine | null = null;
     this.pic = new DualPic({ set: (level) => intr?.set(level) });
     this.mmu = vmm ? vmm.guestMmu : new Mmu(this.memory);
     const io: IoBus = options.traceIo ? new TracingIoBus(this.io, options.traceIo) : this.io;
     this.cpu = vmm
-      ? new Ia32Cpu({ memory: vmm.guestMemory, io, translation: vmm.guestTranslation })
+      ? new Ia32Cpu({ memory: vmm.guestMemory, io, translation: vmm.guestTranslation, interrupts: this.pic })
       : new Ia32Cpu({ memory: this.memory, io, translation: this.mmu, interrupts: this.pic });
     intr = this.cpu.intr;
     vmm?.attach(this.cpu, this.pic);

@@ -134,6 +134,7 @@ const FRAME_REG: readonly [RegIndex, number][] = [
   [Reg.EDI, FrameField.edi],
 ];
 const VIRTUAL_FLAGS = Eflags.IF | Eflags.IOPL;
+const CR4_TSD = 1 << 2;
 /** `wallClock.now()` where there is one (browsers, Node), else `Date.now()`: ES has no finer clock. */
 const wallClock: { now(): number } = (globalThis as { performance?: { now(): number } }).performance ?? Date;
 
@@ -236,12 +237,13 @@ export class Monitor {
     };
     const monitor = this;
     this.machineInterrupts = {
+      // Evaluated at every machine instruction boundary while the kick line is high: the guest
+      // takes an interrupt only where its own (virtual) IF allows, as it would bare.
       get pending() {
-        return monitor.kickRaised;
+        return monitor.kickRaised && (monitor.readData(DataField.vflags) & Eflags.IF) !== 0;
       },
       acknowledge() {
         monitor.kickAcknowledged = true;
-        monitor.setKick(false);
         return KICK_VECTOR;
       },
     };
@@ -319,6 +321,7 @@ export class Monitor {
     m.setReg(Reg.EBP, StubOffset.frame);
     m.eflags = 0x2;
     m.eip = StubOffset.resume;
+    this.mirrorTsd();
     m.flushTlb();
   }
 
@@ -342,15 +345,12 @@ export class Monitor {
    */
   poll(machineInstructions: number): void {
     if (this.statusValue === "shutdown" || this.statusValue === "fault") return;
-    if (this.readData(DataField.pendingVector) === NO_VECTOR && this.guestInterrupts.pending) {
-      this.writeData(DataField.pendingVector, this.guestInterrupts.acknowledge());
-    }
-    const pending = this.readData(DataField.pendingVector) !== NO_VECTOR;
-    const guestIf = (this.readData(DataField.vflags) & Eflags.IF) !== 0;
+    const waiting = this.guestInterrupts.pending;
+    this.writeData(DataField.irqWaiting, waiting ? 1 : 0);
     if (this.statusValue === "halted") {
-      if (pending && guestIf) this.wake();
+      if (waiting && (this.guest.eflags & Eflags.IF) !== 0) this.wake();
     } else {
-      this.setKick(pending && guestIf);
+      this.setKick(waiting);
     }
     this.sinceLastPeriod += machineInstructions;
     if (this.sinceLastPeriod >= this.periodInstructions) {
@@ -400,16 +400,19 @@ export class Monitor {
       // is not reachable from the shadow yet. The virtual CPU delivers it, as hardware would.
       const pending = this.readData(DataField.pendingVector);
       if (request !== null) {
-        this.onVirtualCpu(() => this.guest.injectEvent(request.vector, request.error, "exception"));
+        this.onVirtualCpu(() => this.injectGuest(request.vector, request.error, "exception"));
       } else if (pending !== NO_VECTOR) {
         this.writeData(DataField.pendingVector, NO_VECTOR);
-        this.onVirtualCpu(() => this.guest.injectEvent(pending, null, "external"));
+        this.onVirtualCpu(() => this.injectGuest(pending, null, "external"));
       }
       return;
     }
     if (vector === KICK_VECTOR && this.kickAcknowledged) {
+      // The guest can take an interrupt here: the virtual CPU takes it from the guest's PIC
+      // (the INTA cycle) and enters the guest's handler, executing nothing else.
       this.kickAcknowledged = false;
-      return; // the stub delivers the pending interrupt on its way back (claim 7)
+      this.onVirtualCpu(() => this.guest.run({ instructions: 0 }));
+      return;
     }
     if (vector === 14 && reason === ExitReason.trap) {
       this.pageFault(error);
@@ -439,7 +442,7 @@ export class Monitor {
     }
     // Another exception the guest caused: deliver it through the guest's IDT.
     const hasError = vector === 8 || (vector >= 10 && vector <= 14) || vector === 17;
-    this.onVirtualCpu(() => this.guest.injectEvent(vector, hasError ? error : null, "exception"));
+    this.onVirtualCpu(() => this.injectGuest(vector, hasError ? error : null, "exception"));
   }
 
   private pageFault(error: number): void {
@@ -527,9 +530,32 @@ export class Monitor {
     this.afterSystemChange(before);
   }
 
+  /** Delivers an event on the virtual CPU; a delivery that ends in shutdown ends the guest. */
+  private opcodeAtGuestEip(): number {
+    const cs = this.guest.getSegment(Seg.CS);
+    const physical = translateGuest(
+      this.memory,
+      this.guestPaging(),
+      this.guestRamSize,
+      (cs.base + this.guest.eip) >>> 0,
+    );
+    return physical >= 0 && physical < this.guestRamSize ? this.memory.read8(physical) : -1;
+  }
+
+  private injectGuest(vector: number, errorCode: number | null, kind: "exception" | "external"): void {
+    this.guest.injectEvent(vector, errorCode, kind);
+    if (this.guest.shutdownReport !== null) {
+      this.statusValue = "shutdown";
+      this.faultMessage = this.guest.shutdownReport;
+    }
+  }
+
   private stepGuest(): void {
     this.counters.emulated++;
-    const reason = this.guest.run({ instructions: 1 });
+    // STI (and MOV SS) hold interrupts off for one more instruction: run that one too, so
+    // that a waiting interrupt comes in after it, as on hardware (SDM Vol. 2, STI).
+    const instructions = this.opcodeAtGuestEip() === 0xfb ? 2 : 1;
+    const reason = this.guest.run({ instructions });
     if (reason === "halt") this.statusValue = "halted";
     else if (reason === "shutdown") {
       this.statusValue = "shutdown";
@@ -537,11 +563,12 @@ export class Monitor {
     }
   }
 
+  /** A halted guest with an interrupt it can take: the virtual CPU takes it and wakes. */
   private wake(): void {
-    const vector = this.readData(DataField.pendingVector);
-    this.writeData(DataField.pendingVector, NO_VECTOR);
     this.statusValue = "running";
-    this.onVirtualCpu(() => this.guest.injectEvent(vector, null, "external"));
+    this.onVirtualCpu(() => {
+      if (this.guest.run({ instructions: 0 }) === "halt") this.statusValue = "halted";
+    });
   }
 
   // ---- state between the machine and the virtual CPU ------------------------------------
@@ -595,12 +622,26 @@ export class Monitor {
     this.writeData(DataField.guestGdtrLimit, gdtr.limit);
     this.writeData(DataField.guestTssBase, g.getSegment(Seg.TR).base);
     this.refreshShadowRoots();
+    this.mirrorTsd();
+  }
+
+  /**
+   * CR4.TSD makes RDTSC fault at CPL > 0 (SDM Vol. 2, RDTSC). The guest's user code runs at
+   * CPL 3 on the machine too, so the machine's TSD follows the guest's: with it set, the
+   * guest kernel's RDTSC traps as well and the virtual CPU runs it at the guest's CPL 0.
+   */
+  private mirrorTsd(): void {
+    const tsd = this.guest.getCr(4) & CR4_TSD;
+    const cr4 = this.machine.getCr(4);
+    if ((cr4 & CR4_TSD) !== tsd) this.machine.setCr(4, (cr4 & ~CR4_TSD) | tsd);
   }
 
   /** The guest's descriptor for a selector, from what the core put behind the stub's slot. */
   private virtualDescriptor(selector: number, fallback: SegmentState): SegmentState {
+    // A null selector loads an unusable segment: accesses through it fault (SDM 3.4.2).
+    if ((selector & 0xfffc) === 0) return { selector, base: 0, limit: 0, access: 0 };
     const index = selector >>> 3;
-    const guest = (selector & 4) === 0 && index > 0 && index < GUEST_GDT_SLOTS ? this.slotGuest[index] : null;
+    const guest = (selector & 4) === 0 && index < GUEST_GDT_SLOTS ? this.slotGuest[index] : null;
     // Null or LDT selectors, or a slot never filled: keep the cache, change the selector.
     if (guest === null) return { ...fallback, selector };
     const [lo, hi] = guest;
@@ -799,6 +840,7 @@ export class Monitor {
     this.writeData(DataField.shadowCr3User, this.shadow.activate(paging, ShadowView.User));
   }
 
+  /** The machine's INTR pin follows the guest's PIC; `pending` adds the guest's IF. */
   private setKick(level: boolean): void {
     if (this.kickRaised === level) return;
     this.kickRaised = level;

@@ -37,13 +37,13 @@ export const StubOffset = {
   /** The data page: {@link DataField} and counters, then the stub's stack. */
   data: 0x4000,
   /** Where the trap code starts (every entry stub jumps here). */
-  commonEntry: 0xf8,
+  commonEntry: 0xfc,
   /** The host-call `OUT DX, EAX` (claim 8): EIP is this while vmm-core runs. */
-  hostCall: 0x75b,
+  hostCall: 0x783,
   /** The instruction after the host call. */
-  hostReturn: 0x75c,
+  hostReturn: 0x784,
   /** The path back to the guest (pending virtual interrupt, guest CR3, IRET). */
-  resume: 0x6d6,
+  resume: 0x6fe,
   /** The saved guest state frame, {@link FrameField}: always here for a trap from the guest. */
   frame: 0x4fb4,
   /** TSS.ESP0: the top of the stub's stack (relative to SS0 = the monitor's data segment). */
@@ -157,6 +157,11 @@ export const DataField = {
   touchFaultVector: 0x40a0,
   touchFaultError: 0x40a4,
   touchFaultCr2: 0x40a8,
+  /**
+   * core: nonzero while the guest's interrupt controller has a request waiting. The stub then
+   * leaves STI to the core, which runs it and the instruction in its shadow on the virtual CPU.
+   */
+  irqWaiting: 0x40ac,
   /** core: 256 bits; bit v set = the stub reflects vector v to the guest itself (claim 7). */
   reflectBitmap: 0x4100,
   /** 256 dwords: stub-handled traps per vector. */
@@ -292,6 +297,7 @@ export const STUB_HEADER: readonly (readonly [string, number])[] = Object.freeze
       "touchFaultVector",
       "touchFaultError",
       "touchFaultCr2",
+      "irqWaiting",
       "reflectBitmap",
       "stubCount",
       "coreCount",

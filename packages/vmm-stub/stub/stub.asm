@@ -130,6 +130,7 @@ D_NO_GUEST_TOUCH    equ DATA_OFFSET + 0x7C  ; core: nonzero while the stub displ
 D_TOUCH_FAULT_VECTOR equ DATA_OFFSET + 0xA0 ; the fault that ended the last guest touch
 D_TOUCH_FAULT_ERROR  equ DATA_OFFSET + 0xA4 ; (EXIT_ABORTED, EXIT_DELIVERY_FAILED): vector,
 D_TOUCH_FAULT_CR2    equ DATA_OFFSET + 0xA8 ; error code, CR2
+D_IRQ_WAITING        equ DATA_OFFSET + 0xAC ; core: the guest's interrupt controller has a request
 D_R_ERROR           equ DATA_OFFSET + 0x80
 D_R_FLAGS           equ DATA_OFFSET + 0x84
 D_R_NEW_EIP         equ DATA_OFFSET + 0x88
@@ -207,7 +208,7 @@ header:
     dd D_CORE_REQUEST, D_CORE_REQUEST_VECTOR, D_CORE_REQUEST_ERROR
     dd D_STUB_HANDLED, D_CORE_HANDLED, D_WORLD_SWITCHES, D_REFLECT_ABORTS, D_VIRQ_DELIVERED
     dd D_STUB_FAULTS, D_STUB_FAULT_VECTOR, D_STUB_FAULT_EIP, D_FAULT_CR2, D_PHASE, D_DELIVER_VECTOR
-    dd D_NO_GUEST_TOUCH, D_TOUCH_FAULT_VECTOR, D_TOUCH_FAULT_ERROR, D_TOUCH_FAULT_CR2
+    dd D_NO_GUEST_TOUCH, D_TOUCH_FAULT_VECTOR, D_TOUCH_FAULT_ERROR, D_TOUCH_FAULT_CR2, D_IRQ_WAITING
     dd D_REFLECT_BITMAP, D_STUB_COUNT, D_CORE_COUNT
 header_end:
 
@@ -274,6 +275,10 @@ gp_entry:
     cmp dword [ebp + F_ERROR], 0
     jne to_core
     mov eax, [ebp + F_CS]
+    and eax, 0xFFF8
+    test dword [GDT_OFFSET + eax + 4], 1 << 22
+    jz to_core                  ; 16-bit guest code: other operand sizes, the core's to decode
+    mov eax, [ebp + F_CS]
     call seg_base
     jc to_core
     add eax, [ebp + F_EIP]
@@ -299,13 +304,19 @@ gp_entry:
     inc dword [ebp + F_EIP]
     jmp stub_done
 .sti:
+    ; STI holds interrupts off for one more instruction (SDM Vol. 2, STI). While the guest's
+    ; interrupt controller has a request waiting (D_IRQ_WAITING, kept by the core), that
+    ; shadow is visible: the core runs STI and the next instruction on the virtual CPU, which
+    ; then takes the interrupt exactly where the hardware would.
+    cmp dword [D_IRQ_WAITING], 0
+    jne to_core
     call iopl_allows_if
     jc .guest_gp
     or dword [D_VFLAGS], EFL_IF
     inc dword [ebp + F_EIP]
-    ; STI holds interrupts off for one more instruction (SDM Vol. 2, STI). The one case where
-    ; delivering right away is visible is the idle idiom STI; HLT: bare, the CPU halts and the
-    ; interrupt wakes it with EIP after the HLT. So with an interrupt pending, step over a HLT.
+    ; With a vector already in D_PENDING_VECTOR, resume delivers it at once; the one case
+    ; where that is visible is the idle idiom STI; HLT: bare, the CPU halts and the interrupt
+    ; wakes it with EIP after the HLT. So step over a HLT.
     cmp dword [D_PENDING_VECTOR], 0xFF
     ja stub_done
     mov eax, [ebp + F_CS]
