@@ -213,6 +213,15 @@ export class Machine {
       : new Ia32Cpu({ memory: this.memory, io, translation: this.mmu, interrupts: this.pic });
     intr = this.cpu.intr;
     vmm?.attach(this.cpu, this.pic);
+    // The A20 gate is the guest's: under the monitor it also reaches the shadow page tables.
+    const a20: IrqLine = vmm
+      ? {
+          set: (level) => {
+            this.cpu.a20.set(level);
+            vmm.monitor.setGuestA20(level);
+          },
+        }
+      : this.cpu.a20;
 
     const reset: IrqLine = {
       set: (level) => {
@@ -230,8 +239,8 @@ export class Machine {
     });
     this.rtc = new Rtc({ clock: this.clock, irq: this.pic.irq(8), startTime: options.rtcStartTime });
     this.rtc.setMemorySize(memory);
-    this.port92 = new Port92({ a20: this.cpu.a20, reset });
-    this.i8042 = new I8042({ irq: this.pic.irq(1), irqAux: this.pic.irq(12), a20: this.cpu.a20, reset });
+    this.port92 = new Port92({ a20, reset });
+    this.i8042 = new I8042({ irq: this.pic.irq(1), irqAux: this.pic.irq(12), a20, reset });
     this.debugExit = new IsaDebugExit({ onExit: (code) => this.stop({ kind: "debug-exit", code }) });
     const add = (name: string, device: PortDevice) => {
       for (const r of device.ports) this.io.register(r.base, r.count, device, { name });

@@ -359,6 +359,16 @@ export class Monitor {
     }
   }
 
+  /**
+   * The guest's A20 gate (port 0x92, the i8042's output port) moved: the machine's stays on
+   * and the shadow page tables apply the guest's instead.
+   */
+  setGuestA20(enabled: boolean): void {
+    this.shadow.setA20(enabled);
+    this.refreshShadowRoots();
+    this.machine.flushTlb();
+  }
+
   stats(): MonitorStats {
     return {
       stub: readStubCounters((offset) => this.readStub(offset)),

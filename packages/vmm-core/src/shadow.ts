@@ -51,6 +51,7 @@ interface ShadowSpace {
 }
 
 const FILLED: ShadowFault = { kind: "filled" };
+const A20_BIT = 1 << 20;
 const FLAT = -1;
 
 /**
@@ -74,6 +75,8 @@ export class ShadowPaging {
   private readonly tableRefs = new Map<number, Set<number>>();
   /** Hidden faults served, for statistics. */
   filled = 0;
+  /** The guest's A20 gate: when off, physical address bit 20 is forced to 0 (the A20M# pin). */
+  private a20 = true;
 
   constructor(
     private readonly memory: MemoryBus,
@@ -96,6 +99,17 @@ export class ShadowPaging {
     this.stub = pages;
     this.stubPages = new Set(pages.map((p) => p.linear >>> 12));
     for (const space of this.spaces.values()) this.installStub(space);
+  }
+
+  /**
+   * The guest's A20 gate changed. The machine's own A20 stays on (the monitor's frames need
+   * every address bit), so the shadows apply the guest's: rebuilt with bit 20 of every guest
+   * frame cleared while the gate is off.
+   */
+  setA20(enabled: boolean): void {
+    if (enabled === this.a20) return;
+    this.a20 = enabled;
+    this.flushAll();
   }
 
   isStubPage(linear: number): boolean {
@@ -173,7 +187,7 @@ export class ShadowPaging {
       }
       return { kind: "emulate", reason: "wp0", physical: physical | (linear & 0xfff) };
     }
-    const frame = physical & FRAME_MASK;
+    const frame = (this.a20 ? physical & FRAME_MASK : physical & FRAME_MASK & ~A20_BIT) >>> 0;
     if (frame >= this.guestRamSize) return { kind: "unbacked", physical: (frame | (linear & 0xfff)) >>> 0 };
     const isTable = this.tableFrames.has(frame);
     if (write && isTable)
@@ -220,7 +234,7 @@ export class ShadowPaging {
     const frameBase = pde & LARGE_FRAME_MASK;
     for (let i = 0; i < 1024; i++) {
       const page = (slot | (i << 12)) >>> 0;
-      const frame = (frameBase | (i << 12)) >>> 0;
+      const frame = ((frameBase | (i << 12)) & (this.a20 ? -1 : ~A20_BIT)) >>> 0;
       if (frame >= this.guestRamSize || this.stubPages.has(page >>> 12)) continue;
       const rw = writable && !this.tableFrames.has(frame) ? Pte.RW : 0;
       this.setPte(space, view, page, (frame | Pte.P | Pte.US | Pte.A | Pte.D | rw) >>> 0);
@@ -240,7 +254,7 @@ export class ShadowPaging {
       if ((pte & (Pte.P | Pte.A)) !== (Pte.P | Pte.A)) continue;
       if (user && (pte & Pte.US) === 0) continue;
       const page = (slot | (i << 12)) >>> 0;
-      const frame = (pte & FRAME_MASK) >>> 0;
+      const frame = (pte & FRAME_MASK & (this.a20 ? -1 : ~A20_BIT)) >>> 0;
       if (frame >= this.guestRamSize || this.stubPages.has(page >>> 12)) continue;
       const rw = pdeWritable && (pte & (Pte.RW | Pte.D)) === (Pte.RW | Pte.D) && !this.tableFrames.has(frame);
       this.setPte(space, view, page, (frame | Pte.P | Pte.US | Pte.A | Pte.D | (rw ? Pte.RW : 0)) >>> 0);
