@@ -108,6 +108,7 @@ export class EmulatedRunner {
   private readonly layout: Layout;
   private readonly Ctor: CpuConstructor;
   private readonly tssSelector: number;
+  private readonly ldtSelector: number;
   private hit: Hit | null = null;
 
   constructor(Ctor: CpuConstructor, layout: Layout) {
@@ -132,6 +133,16 @@ export class EmulatedRunner {
     let tss = 3;
     while (used.has(tss)) tss++;
     this.tssSelector = tss << 3;
+    used.add(tss);
+    // The LDT holding the 16-bit code segment needs a GDT descriptor and a non-null LDTR.
+    let ldt = tss + 1;
+    while (used.has(ldt)) ldt++;
+    this.ldtSelector = ldt << 3;
+    desc(
+      this.ldtSelector,
+      ((LDT_BASE & 0xffff) << 16) | 7,
+      (LDT_BASE & 0xff000000) | 0x8200 | ((LDT_BASE >>> 16) & 0xff),
+    );
     desc(
       this.tssSelector,
       ((TSS_BASE & 0xffff) << 16) | 0x67,
@@ -168,7 +179,7 @@ export class EmulatedRunner {
     const cpu = new this.Ctor({ memory: this.memory, io });
     cpu.setCr(0, 0x40011); // PE, ET, and AM as Linux sets it, so EFLAGS.AC alignment checks match
     cpu.setSegment(7 as SegIndex, { selector: this.tssSelector, base: TSS_BASE, limit: 0x67, access: 0x8b });
-    cpu.setSegment(6 as SegIndex, { selector: 0, base: LDT_BASE, limit: 7, access: 0x82 });
+    cpu.setSegment(6 as SegIndex, { selector: this.ldtSelector, base: LDT_BASE, limit: 7, access: 0x82 });
     cpu.idtr = { base: IDT_BASE, limit: 0x7ff };
     cpu.gdtr = { base: GDT_BASE, limit: 0x7f };
     cpu.hooks = {

@@ -119,6 +119,7 @@ interface Snapshot {
   esp: number;
   df: number;
   ac: boolean;
+  nt: boolean;
 }
 
 export class CaseBuilder {
@@ -130,6 +131,8 @@ export class CaseBuilder {
   last = false;
   /** EFLAGS.AC may be set (a POPF set it): alignment checks are on. */
   ac = false;
+  /** EFLAGS.NT is set: IRET would be a task return (never generated). */
+  nt = false;
   zeroSourceDest: { reg: number; mask: number } | null = null;
   readonly s: number;
   readonly rng: Prng;
@@ -147,6 +150,7 @@ export class CaseBuilder {
     this.s = layout.scratchBase;
     this.esp = this.s + STACK_INIT;
     this.df = eflags & DF;
+    this.nt = (eflags & NT) !== 0;
   }
 
   snapshot(): Snapshot {
@@ -157,6 +161,7 @@ export class CaseBuilder {
       esp: this.esp,
       df: this.df,
       ac: this.ac,
+      nt: this.nt,
     };
   }
 
@@ -167,6 +172,7 @@ export class CaseBuilder {
     this.esp = s.esp;
     this.df = s.df;
     this.ac = s.ac;
+    this.nt = s.nt;
   }
 
   private push(bytes: readonly number[], form: string | null): void {
@@ -781,6 +787,7 @@ function stackGroup(): FormGroup {
           b.esp = esp - 4 + n;
           b.df = v & DF;
           b.ac = (v & AC) !== 0;
+          b.nt = (v & NT) !== 0;
           break;
         }
         case 10: {
@@ -895,6 +902,110 @@ function branchGroup(): FormGroup {
           );
           b.esp = after;
         }
+      }
+      const filler = [...b.o(32), ...b.a(32), ...FILLER];
+      b.insns.push({ offset: b.bytes.length, length: filler.length, form: null, undefBefore: b.undef });
+      b.bytes.push(...filler);
+    },
+  };
+}
+
+/**
+ * Far JMP/CALL/RET and IRET within the same code segment and privilege level (CPL 3), with the
+ * host's selector for it (the flat CS, or the 16-bit LDT segment): descriptor loads, RPL
+ * handling, the far stack frame and IRET's CPL-3 EFLAGS rules. A target selector is sometimes
+ * invalid (null, a data segment, RPL below CPL for a return) for the #GP paths.
+ */
+function farGroup(): FormGroup {
+  return {
+    name: "far transfers",
+    weight: 3,
+    gen: (b) => {
+      const rng = b.rng;
+      const n = b.mode / 8;
+      const cs = b.mode === 16 ? 0x07 : b.layout.sel.cs;
+      const fillerLength = FILLER.length + (b.mode === 16 ? 2 : 0);
+      const off = (v: number) => (b.mode === 16 ? le16(v) : le32(v));
+      const k = rng.int(5);
+      const bad = rng.chance(0.1);
+      const selector = (ret: boolean): number => {
+        if (!bad) return ret ? cs | 3 : (cs & ~3) | rng.int(4);
+        b.last = true;
+        return rng.pick([0, 3, b.layout.sel.ds, (cs & ~3) | (ret ? rng.int(3) : 3)]);
+      };
+      const here = () => b.bytes.length;
+      if (k === 0 || k === 1) {
+        // JMP/CALL ptr16:16|32 (EA/9A) to just past the filler.
+        const call = k === 1;
+        if (call) {
+          b.stackFits(b.esp - 2 * n, b.esp - 2 * n, b.esp);
+          // The CS slot's upper half of a 32-bit far CALL is not specified: make it zero first.
+          if (n === 4) b.setup([...b.a(32), 0xc7, 0x44, 0x24, 0xfc, 0, 0, 0, 0]);
+        }
+        const len = 1 + n + 2;
+        const target = b.csBase + here() + len + fillerLength;
+        b.target(
+          [call ? 0x9a : 0xea, ...off(target), ...le16(selector(false))],
+          `${call ? "CALL" : "JMP"} far ptr`,
+          NONE,
+        );
+        if (call) b.esp -= 2 * n;
+      } else if (k === 2) {
+        // JMP/CALL m16:16|32 (FF /5, FF /3).
+        const call = rng.chance(0.5);
+        if (call) {
+          b.stackFits(b.esp - 2 * n, b.esp - 2 * n, b.esp);
+          if (n === 4) b.setup([...b.a(32), 0xc7, 0x44, 0x24, 0xfc, 0, 0, 0, 0]);
+        }
+        const mem = b.mem(n + 2);
+        const sel = selector(false);
+        b.store32(mem.target, 0);
+        const offsetAt = b.bytes.length - 4;
+        if (n === 4) b.store32(mem.target + 4, (rng.u32() & 0xffff0000) | sel);
+        const bytes = [...b.a(mem), 0xff, mem.modrm | ((call ? 3 : 5) << 3), ...mem.tail];
+        const target = b.csBase + here() + bytes.length + fillerLength;
+        b.bytes.splice(offsetAt, 4, ...le32(n === 4 ? target : (sel << 16) | target));
+        b.target(bytes, `${call ? "CALL" : "JMP"} far ${mem.kind}`, NONE);
+        if (call) b.esp -= 2 * n;
+      } else if (k === 3) {
+        // RETF / RETF imm16 to a frame pushed by setup.
+        const extra = rng.chance(0.4) ? rng.int(8) * 2 : -1;
+        const esp = b.esp;
+        const after = esp + Math.max(extra, 0);
+        b.stackFits(after, esp - 2 * n, after);
+        const sel = selector(true);
+        const push = [0x68, ...off((rng.u32() & 0xffff0000) | sel)];
+        const len = extra < 0 ? 1 : 3;
+        const target = b.csBase + here() + 2 * push.length + len + fillerLength;
+        b.setup(push);
+        b.setup([0x68, ...off(target)]);
+        b.esp = esp - 2 * n;
+        b.target(
+          extra < 0 ? [0xcb] : [0xca, extra & 0xff, extra >> 8],
+          extra < 0 ? "RETF" : "RETF imm16",
+          NONE,
+        );
+        b.esp = after;
+      } else {
+        // IRET at CPL 3: IOPL and IF stay, VM is ignored outside CPL 0, the rest loads; TF
+        // would trap (EXCLUDED) and NT set before IRET would mean a task return (never made).
+        if (b.nt) throw new Reject();
+        const esp = b.esp;
+        b.stackFits(esp, esp - 3 * n, esp);
+        const flags =
+          (rng.u32() & (ARITH | DF | 0x200 | 0x3000 | NT | ID | 0x20000)) | 2 | (rng.chance(0.2) ? AC : 0);
+        const sel = selector(true);
+        const push = 1 + n;
+        const target = b.csBase + here() + 3 * push + 1 + fillerLength;
+        b.setup([0x68, ...off(flags)]);
+        b.setup([0x68, ...off((rng.u32() & 0xffff0000) | sel)]);
+        b.setup([0x68, ...off(target)]);
+        b.esp = esp - 3 * n;
+        b.target([0xcf], `IRET`, { read: 0, written: ARITH, undef: 0 });
+        b.esp = esp;
+        b.df = flags & DF;
+        if (n === 4) b.ac = (flags & AC) !== 0;
+        b.nt = (flags & NT) !== 0;
       }
       const filler = [...b.o(32), ...b.a(32), ...FILLER];
       b.insns.push({ offset: b.bytes.length, length: filler.length, form: null, undefBefore: b.undef });
@@ -1619,7 +1730,16 @@ function groups(): FormGroup[] {
       );
     },
   });
-  g.push(stringGroup(), stackGroup(), branchGroup(), bcdGroup(), simpleGroup(), faultGroup(), segmentGroup());
+  g.push(
+    stringGroup(),
+    stackGroup(),
+    branchGroup(),
+    bcdGroup(),
+    simpleGroup(),
+    faultGroup(),
+    segmentGroup(),
+    farGroup(),
+  );
   return g;
 }
 
@@ -1628,7 +1748,7 @@ export const EXCLUDED: readonly string[] = [
   "x87, MMX, SSE: outside the CPU's ISA (issue 4)",
   "segment loads of selectors other than the host's flat CS/DS (any RPL) and null: the descriptor tables differ",
   "loads of FS/GS (MOV, POP, LFS, LGS) and FS:/GS: overrides: the host keeps its TLS there (reads of FS/GS are covered)",
-  "far CALL/JMP/RET, IRET, task switches: need the host's GDT; covered by the system unit tests and the QEMU kernels",
+  "far CALL/JMP/RET and IRET to another code segment or privilege level, task switches: need the host's descriptor tables (same-segment forms are covered)",
   "POP ESP, ESP as a written register operand: would move the stack out of the scratch area",
   "16-bit near branches in the 32-bit code segment: EIP is truncated to 16 bits but the code page lies above 64 KiB (covered in the 16-bit code segment)",
   "SHLD/SHRD r/m16 with a count above 16: result and flags undefined (SDM)",
