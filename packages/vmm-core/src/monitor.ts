@@ -713,6 +713,10 @@ export class Monitor {
   /** Claim 5: after anything that may have changed what the guest maps or where its tables are. */
   private afterSystemChange(before: ReturnType<Monitor["systemState"]>): void {
     const after = this.systemState();
+    if ((after.cr0 & CR0_PE) === 0) {
+      this.fail("the guest left protected mode: real-mode guest code does not run under the monitor yet");
+      return;
+    }
     if (after.cr0 !== before.cr0 || after.cr4 !== before.cr4) {
       this.shadow.flushAll();
       this.guestTablesChanged();

@@ -401,6 +401,8 @@ gp_entry:
     ; V86 mode or to rings 1-2 go to the core. SDM Vol. 2, IRET, protected mode.
     cmp dword [D_VCPL], 0
     jne to_core
+    test dword [ebp + F_EFLAGS], EFL_NT
+    jnz to_core                 ; NT set now: a task return (SDM Vol. 2, IRET), the core's
     mov edx, [ebp + F_SS]
     mov esi, [ebp + F_ESP]
     mov dword [D_GUEST_TOUCH], 1

@@ -1,7 +1,8 @@
 ; vmm_processes: the monitor's scenario (e), claims 7 and 8. Two user-mode processes, each
 ; with its own address space (CR3) and stack, share the CPU under a timer: the PIT's IRQ 0
 ; preempts whichever runs and the kernel switches to the other. Each process makes system
-; calls through INT 0x80 (add to my counter, yield, exit), and the kernel prints the totals
+; calls through INT 0x80 (add to my counter, yield, read the preemption count, exit), and
+; the kernel prints the totals
 ; once both exited. Only what does not depend on timing is printed: the counters and that
 ; the timer did preempt. Under the monitor, INT 0x80, CLI/STI, PUSHF/POPF and IRET are the
 ; stub's to handle (claim 7); I/O, CR3 loads and page faults are the core's (claim 8).
@@ -92,6 +93,11 @@ process:
 .no_yield:
   cmp esi, ROUNDS
   jb .round
+.wait_timer:                    ; then stay until the timer has preempted someone twice
+  mov eax, 4                    ; preemptions so far
+  int 0x80
+  cmp eax, 2
+  jb .wait_timer
   mov eax, 3                    ; exit
   int 0x80
   jmp $
@@ -109,6 +115,13 @@ syscall:
   popad
   iretd
 .yield:
+  cmp eax, 4
+  jne .not_count
+  mov eax, [preemptions]
+  mov [esp + 28], eax           ; the caller's EAX in the PUSHAD image
+  popad
+  iretd
+.not_count:
   cmp eax, 2
   jne .exit
   inc dword [yields]
