@@ -197,9 +197,9 @@ function fill(): void {
   }
   for (let r = 0; r < 8; r++) TWO[0xc8 + r] = "bswap Zd";
   // 0F 19-1F are NOP Ev (hint space); 0F 0D and 0F 18 outside their prefetch forms too.
-  for (let o = 0x19; o <= 0x1f; o++) TWO[o] = "nop Ev";
-  TWO[0x0d] = "nop Ev";
-  TWO[0x18] = "nop Ev";
+  for (let o = 0x19; o <= 0x1f; o++) TWO[o] = "nop Ev,Gv";
+  TWO[0x0d] = "nop Ev,Gv";
+  TWO[0x18] = "nop Ev,Gv";
   Object.assign(TWO, {
     0: "g6",
     1: "g7",
