@@ -16,6 +16,7 @@ import {
   ABORT,
   CR0_PE,
   CS,
+  DS,
   EFLAGS_WRITABLE,
   FAULT,
   IF,
@@ -480,6 +481,17 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         r[op & 7] = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
         this.pc = pc + 5;
         return true;
+      case 0xa1:
+      case 0xa3: {
+        // MOV EAX, moffs32 / MOV moffs32, EAX
+        const off = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+        this.instrEip = pc;
+        this.instrEsp = r[4];
+        this.pc = pc + 5;
+        if (op === 0xa1) r[0] = this.rd32(DS, off);
+        else this.wr32(DS, off, r[0]);
+        return true;
+      }
       case 0xc7: {
         const m = ram[p + 1];
         if (m >= 0xc0 || (m & 0x38) !== 0) return false;
@@ -546,7 +558,17 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         }
         if (op2 === 0xb6 || op2 === 0xb7) {
           const m = ram[p + 2];
-          if (m < 0xc0) return false;
+          if (m < 0xc0) {
+            this.instrEip = pc;
+            this.instrEsp = r[4];
+            this.segOvr = -1;
+            this.pc = pc + 3;
+            this.modrm = m;
+            this.decodeEA32(m);
+            r[(m >> 3) & 7] =
+              op2 === 0xb6 ? this.rd8(this.eaSeg, this.eaOff) : this.rd16(this.eaSeg, this.eaOff);
+            return true;
+          }
           r[(m >> 3) & 7] = op2 === 0xb6 ? this.getReg8(m & 7) : r[m & 7] & 0xffff;
           this.pc = pc + 3;
           return true;
