@@ -686,10 +686,29 @@ function stringGroup(): FormGroup {
       const a16 = b.layout.addr16 && rng.chance(b.mode === 16 ? 0.75 : 0.25);
       const repKind = rng.int(3);
       const prefix = repKind === 0 ? null : o.rep === "rep" ? 0xf3 : repKind === 1 ? 0xf3 : 0xf2;
-      const count = rng.pick([0, 1, 2, 3, rng.int(24)]);
+      let count = rng.pick([0, 1, 2, 3, rng.int(24)]);
+      let src = b.s + rng.range(0x100, 0xf00);
+      let dst = b.s + rng.range(0x100, 0xf00);
+      if (prefix === 0xf3 && (o.name === "MOVS" || o.name === "STOS") && rng.chance(0.3)) {
+        // Long runs (across the page boundary in the middle of the scratch area, where a bulk
+        // copy path must split) and, for MOVS, overlapping source and destination in either
+        // direction, where a block copy differs from the element-by-element semantics.
+        const esz = size / 8;
+        count = rng.chance(0.5) ? rng.range(24, 300) : rng.range(300, 0x1400 / esz);
+        const span = count * esz;
+        const lo = b.s + 0x20;
+        const hi = b.s + SCRATCH_SIZE - 0x20;
+        const place = () => (b.df ? rng.range(lo + span, hi - esz) : rng.range(lo, hi - span));
+        dst = place();
+        src = place();
+        if (o.name === "MOVS" && rng.chance(0.6)) {
+          const near = dst + rng.range(-16, 16);
+          if (b.df ? near - span >= lo && near + esz <= hi : near >= lo && near + span <= hi) src = near;
+        }
+      }
       const regVal = (addr: number) => (a16 ? ((rng.u32() & 0xffff0000) | addr) >>> 0 : addr);
-      if (o.src) b.movImm(6, regVal(b.s + rng.range(0x100, 0xf00)));
-      if (o.dst) b.movImm(7, regVal(b.s + rng.range(0x100, 0xf00)));
+      if (o.src) b.movImm(6, regVal(src));
+      if (o.dst) b.movImm(7, regVal(dst));
       if (prefix !== null) b.movImm(1, a16 ? ((rng.u32() & 0xffff0000) | count) >>> 0 : count);
       const bytes: number[] = [];
       if (prefix !== null) bytes.push(prefix);
