@@ -36,10 +36,15 @@ export interface RunResult {
 
 function guestIo(out: { text: string; exit: number | null }): IoPortMap {
   const io = new IoPortMap();
+  // Just enough of COM1 for the test kernels: THR (not while LCR.DLAB selects the divisor
+  // latch), LSR always ready; and QEMU's debugcon port 0xE9.
+  let lcr = 0;
   const print = {
-    read: (port: number) => (port === 0x3fd ? 0x60 : 0), // COM1 LSR: THR empty, transmitter idle
+    read: (port: number) => (port === 0x3fd ? 0x60 : port === 0x3fb ? lcr : 0),
     write: (port: number, _s: number, v: number) => {
-      if (port === 0xe9 || port === 0x3f8) out.text += String.fromCharCode(v & 0xff);
+      if (port === 0x3fb) lcr = v & 0xff;
+      else if (port === 0xe9 || (port === 0x3f8 && (lcr & 0x80) === 0))
+        out.text += String.fromCharCode(v & 0xff);
     },
   };
   io.register(0xe9, 1, print);
