@@ -849,20 +849,31 @@ function branchGroup(): FormGroup {
       const k = rng.int(9);
       const cc = rng.int(16);
       const here = () => b.bytes.length;
-      // Near branches use the code segment's operand size (a 66h prefix would flip it; a 16-bit
-      // branch in the 32-bit segment would truncate EIP below the code page: EXCLUDED).
-      const rel = (v: number) => (b.mode === 16 ? le16(v) : le32(v));
-      const n = b.mode / 8;
+      // Near branches use the code segment's operand size, or 32 bits through 66h in the 16-bit
+      // segment (a 16-bit branch in the 32-bit segment would truncate EIP below the code page:
+      // EXCLUDED).
+      const osz: 16 | 32 = b.mode === 16 && rng.chance(0.3) ? 32 : b.mode;
+      const p = b.o(osz);
+      const tag = osz !== b.mode ? " o32" : "";
+      const rel = (v: number) => (osz === 16 ? le16(v) : le32(v));
+      const n = osz / 8;
       const fillerLength = FILLER.length + (b.mode === 16 ? 2 : 0);
       switch (k) {
         case 0:
           b.target([0x70 + cc, fillerLength], "Jcc rel8", { ...NONE, read: CC_READS[cc] });
           break;
         case 1:
-          b.target([0x0f, 0x80 + cc, ...rel(fillerLength)], "Jcc relz", { ...NONE, read: CC_READS[cc] });
+          b.target([...p, 0x0f, 0x80 + cc, ...rel(fillerLength)], `Jcc relz${tag}`, {
+            ...NONE,
+            read: CC_READS[cc],
+          });
           break;
         case 2:
-          b.target(rng.chance(0.5) ? [0xeb, fillerLength] : [0xe9, ...rel(fillerLength)], "JMP rel", NONE);
+          b.target(
+            rng.chance(0.5) ? [0xeb, fillerLength] : [...p, 0xe9, ...rel(fillerLength)],
+            `JMP rel${tag}`,
+            NONE,
+          );
           break;
         case 3: {
           const a16 = rng.chance(b.mode === 16 ? 0.7 : 0.3);
@@ -876,7 +887,7 @@ function branchGroup(): FormGroup {
         }
         case 4: {
           b.stackFits(b.esp - n, b.esp - n, b.esp);
-          b.target([0xe8, ...rel(fillerLength)], "CALL relz", NONE);
+          b.target([...p, 0xe8, ...rel(fillerLength)], `CALL relz${tag}`, NONE);
           b.esp -= n;
           break;
         }
@@ -888,17 +899,17 @@ function branchGroup(): FormGroup {
           if (rng.chance(0.5)) {
             const r = b.reg(32, true);
             b.movImm(r, 0);
-            const target = b.csBase + here() + 2 + fillerLength;
+            const target = b.csBase + here() + p.length + 2 + fillerLength;
             b.bytes.splice(b.bytes.length - 4, 4, ...le32(target));
-            b.target([0xff, (call ? 0xd0 : 0xe0) | r], `${call ? "CALL" : "JMP"} rm reg`, NONE);
+            b.target([...p, 0xff, (call ? 0xd0 : 0xe0) | r], `${call ? "CALL" : "JMP"} rm reg${tag}`, NONE);
           } else {
             const mem = b.mem(4);
             b.store32(mem.target, 0);
             const storeAt = b.bytes.length - 4;
-            const bytes = [...b.a(mem), 0xff, mem.modrm | ((call ? 2 : 4) << 3), ...mem.tail];
+            const bytes = [...p, ...b.a(mem), 0xff, mem.modrm | ((call ? 2 : 4) << 3), ...mem.tail];
             const target = b.csBase + here() + bytes.length + fillerLength;
             b.bytes.splice(storeAt, 4, ...le32(target));
-            b.target(bytes, `${call ? "CALL" : "JMP"} rm ${mem.kind}`, NONE);
+            b.target(bytes, `${call ? "CALL" : "JMP"} rm ${mem.kind}${tag}`, NONE);
           }
           if (call) b.esp -= n;
           break;
@@ -910,13 +921,13 @@ function branchGroup(): FormGroup {
           const esp = b.esp;
           const after = esp + Math.max(extra, 0);
           b.stackFits(after, esp - n, after);
-          const push = 1 + n;
-          const target = b.csBase + here() + push + len + fillerLength;
-          b.setup([0x68, ...rel(target)]);
+          const push = p.length + 1 + n;
+          const target = b.csBase + here() + push + p.length + len + fillerLength;
+          b.setup([...p, 0x68, ...rel(target)]);
           b.esp = esp - n;
           b.target(
-            extra < 0 ? [0xc3] : [0xc2, extra & 0xff, extra >> 8],
-            extra < 0 ? "RET" : "RET imm16",
+            [...p, ...(extra < 0 ? [0xc3] : [0xc2, extra & 0xff, extra >> 8])],
+            `${extra < 0 ? "RET" : "RET imm16"}${tag}`,
             NONE,
           );
           b.esp = after;
