@@ -481,6 +481,83 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         r[op & 7] = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
         this.pc = pc + 5;
         return true;
+      case 0x05:
+      case 0x0d:
+      case 0x25:
+      case 0x2d:
+      case 0x35:
+      case 0x3d:
+      case 0xa9: {
+        // ALU EAX, imm32 (and TEST EAX, imm32)
+        const a = r[0];
+        const b = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+        const kind = op === 0xa9 ? 4 : op >> 3;
+        const res = this.alu32(kind, a, b);
+        if (kind !== 7 && op !== 0xa9) r[0] = res;
+        this.pc = pc + 5;
+        return true;
+      }
+      case 0x3c:
+      case 0xa8: {
+        // CMP AL, imm8 / TEST AL, imm8
+        const a = r[0] & 0xff;
+        const b = ram[p + 1];
+        if (op === 0x3c) this.setLazy(LF_SUB, 8, (a - b) | 0, a, b);
+        else this.setLazy(LF_LOGIC, 8, a & b, 0, 0);
+        this.pc = pc + 2;
+        return true;
+      }
+      case 0x84: {
+        const m = ram[p + 1];
+        if (m < 0xc0) return false;
+        this.setLazy(LF_LOGIC, 8, this.getReg8(m & 7) & this.getReg8((m >> 3) & 7), 0, 0);
+        this.pc = pc + 2;
+        return true;
+      }
+      case 0x88:
+      case 0x8a: {
+        const m = ram[p + 1];
+        if (m >= 0xc0) {
+          if (op === 0x88) this.setReg8(m & 7, this.getReg8((m >> 3) & 7));
+          else this.setReg8((m >> 3) & 7, this.getReg8(m & 7));
+          this.pc = pc + 2;
+          return true;
+        }
+        this.instrEip = pc;
+        this.instrEsp = r[4];
+        this.segOvr = -1;
+        this.pc = pc + 2;
+        this.modrm = m;
+        this.decodeEA32(m);
+        if (op === 0x88) this.wr8(this.eaSeg, this.eaOff, this.getReg8((m >> 3) & 7));
+        else this.setReg8((m >> 3) & 7, this.rd8(this.eaSeg, this.eaOff));
+        return true;
+      }
+      case 0x68:
+      case 0x6a: {
+        const v =
+          op === 0x6a
+            ? (ram[p + 1] << 24) >> 24
+            : ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+        this.instrEip = pc;
+        this.instrEsp = r[4];
+        this.push32(v);
+        this.pc = pc + (op === 0x6a ? 2 : 5);
+        return true;
+      }
+      case 0xd1:
+      case 0xd3: {
+        // shift/rotate r32 by 1 or CL
+        const m = ram[p + 1];
+        if (m < 0xc0) return false;
+        r[m & 7] = this.shift((m >> 3) & 7, 32, r[m & 7], op === 0xd1 ? 1 : r[1] & 0xff);
+        this.pc = pc + 2;
+        return true;
+      }
+      case 0x99:
+        r[2] = r[0] >> 31;
+        this.pc = pc + 1;
+        return true;
       case 0xa1:
       case 0xa3: {
         // MOV EAX, moffs32 / MOV moffs32, EAX
