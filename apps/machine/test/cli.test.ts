@@ -96,11 +96,7 @@ describe("pagurus run: bad input is one line on stderr and status 2", () => {
     ],
     ["no kernel", () => ["run"], /^pagurus: run: no kernel given/],
     ["unknown command", () => ["boot", hello], /^pagurus: unknown command 'boot'/],
-    [
-      "--vmm before the monitor exists",
-      () => ["run", hello, "--vmm"],
-      /^pagurus: --vmm: the monitor is not built yet/,
-    ],
+    ["--seed that is not a number", () => ["run", hello, "--vmm", "--seed", "x"], /^pagurus: --seed/],
   ];
   it.each(cases)("%s", async (_name, args, message) => {
     const r = await cli(...args());
@@ -108,6 +104,26 @@ describe("pagurus run: bad input is one line on stderr and status 2", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.status).toBe(ExitStatus.Usage);
     expect(r.stdout).toBe("");
+  });
+});
+
+describe("pagurus run --vmm", () => {
+  it("runs the kernel under the monitor with the same output and status, and reports the monitor", async () => {
+    const bare = await cli("run", hello);
+    const r = await cli("run", hello, "--vmm", "--seed", "7", "--stats", "json");
+    expect(r.stdout).toBe(bare.stdout);
+    expect(r.status).toBe(bare.status);
+    const stats = JSON.parse(r.stderr);
+    expect(stats.mode).toBe("vmm");
+    expect(stats.monitor.stub.coreHandled).toBeGreaterThan(0);
+    expect(stats.monitor.stub.worldSwitches).toBe(stats.monitor.stub.coreHandled);
+    expect(stats.monitor.stubBase).toMatch(/^[0-9a-f]{8}$/);
+    expect(stats.monitor.relocationsByReason).toEqual({
+      "conflict-unused": 0,
+      "conflict-random": 0,
+      "periodic-hot": 0,
+      "unused-available": 0,
+    });
   });
 });
 
