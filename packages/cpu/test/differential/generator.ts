@@ -998,8 +998,11 @@ function farGroup(): FormGroup {
         b.target(bytes, `${call ? "CALL" : "JMP"} far ${mem.kind}`, NONE);
         if (call) b.esp -= 2 * n;
       } else if (k === 3) {
-        // RETF / RETF imm16 to a frame pushed by setup.
-        const extra = rng.chance(0.4) ? rng.int(8) * 2 : -1;
+        // RETF / RETF imm16 to a frame pushed by setup. While AC may be set, imm16 stays a
+        // multiple of 4: the host (AMD) reads the outer SS:ESP at ESP+8+imm before rejecting a
+        // selector with RPL < CPL, raising #AC where the SDM's RET raises #GP(selector).
+        let extra = rng.chance(0.4) ? rng.int(8) * 2 : -1;
+        if (b.ac && extra > 0) extra &= ~3;
         const esp = b.esp;
         const after = esp + Math.max(extra, 0);
         b.stackFits(after, esp - 2 * n, after);
@@ -1787,6 +1790,7 @@ export const EXCLUDED: readonly string[] = [
   "REP/REPNE on non-string instructions: F3 0F B8/BC/BD are POPCNT/TZCNT/LZCNT on the host",
   "POPF with TF set: the host would single-step trap after the next instruction",
   "ENTER while EFLAGS.AC is set: the host (AMD) raises #AC for a misaligned new ESP, an access the SDM's ENTER does not make",
+  "RETF imm16 not a multiple of 4 while EFLAGS.AC is set: for a selector with RPL < CPL the host (AMD) raises #AC (it reads the outer SS:ESP first) where the SDM raises #GP(selector)",
   "CPUID, RDTSC, RDPMC: values differ by design",
   "SGDT/SIDT/SLDT/STR/SMSW, LAR/LSL/VERR/VERW, ARPL: depend on host descriptor tables (and UMIP)",
   "INT 80h: the host's system call gate",
