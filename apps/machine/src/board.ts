@@ -384,6 +384,22 @@ export class Machine {
     }
   }
 
+  /**
+   * The guest's CPU is halted: nothing runs, so jump to the next timer, which may raise an IRQ.
+   * Returns the halted ticks so far, or how the run ends (HLT with IF clear, no timer at all,
+   * or the halted-time limit reached).
+   */
+  private waitHalted(halted: number, maxHaltedTicks: number): MachineExit | number {
+    if ((this.cpu.eflags & Eflags.IF) === 0) return { kind: "halted" };
+    const clock = this.clock;
+    const next = clock.nextDeadline;
+    if (next === Number.POSITIVE_INFINITY) return { kind: "idle" };
+    const skip = Math.max(0, next - clock.now);
+    if (halted + skip > maxHaltedTicks) return { kind: "waiting" };
+    clock.advance(skip);
+    return halted + skip;
+  }
+
   private loop(maxInstructions: number, maxHaltedTicks: number): MachineExit {
     const cpu = this.cpu;
     const clock = this.clock;
@@ -405,14 +421,9 @@ export class Machine {
         case "address":
           continue;
         case "halt": {
-          if ((cpu.eflags & Eflags.IF) === 0) return { kind: "halted" };
-          const next = clock.nextDeadline;
-          if (next === Number.POSITIVE_INFINITY) return { kind: "idle" };
-          // Nothing runs while halted: jump to the next timer, which may raise an IRQ.
-          const skip = Math.max(0, next - clock.now);
-          halted += skip;
-          if (halted > maxHaltedTicks) return { kind: "waiting" };
-          clock.advance(skip);
+          const waited = this.waitHalted(halted, maxHaltedTicks);
+          if (typeof waited !== "number") return waited;
+          halted = waited;
           continue;
         }
         case "shutdown": {
@@ -439,13 +450,9 @@ export class Machine {
       const left = maxInstructions - machine.instructionCount;
       if (left <= 0) return { kind: "instruction-limit" };
       if (monitor.status === "halted") {
-        if ((this.cpu.eflags & Eflags.IF) === 0) return { kind: "halted" };
-        const next = clock.nextDeadline;
-        if (next === Number.POSITIVE_INFINITY) return { kind: "idle" };
-        const skip = Math.max(0, next - clock.now);
-        halted += skip;
-        if (halted > maxHaltedTicks) return { kind: "waiting" };
-        clock.advance(skip);
+        const waited = this.waitHalted(halted, maxHaltedTicks);
+        if (typeof waited !== "number") return waited;
+        halted = waited;
         monitor.poll(0);
         continue;
       }
