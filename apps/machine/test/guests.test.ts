@@ -46,7 +46,10 @@ describe("test kernels on pagurus match QEMU", () => {
         })),
       });
       // Bounded: a guest stuck in HLT ends as "waiting" after 60 s of virtual time.
-      const exit = machine.run({ maxInstructions: 200_000_000, maxHaltedTicks: 60 * machine.clock.frequency });
+      const exit = machine.run({
+        maxInstructions: 200_000_000,
+        maxHaltedTicks: 60 * machine.clock.frequency,
+      });
       expect(output).toBe(expected?.output);
       expect(status(exit)).toBe(expected?.exitCode);
     });
