@@ -124,7 +124,8 @@ describe("scenarios count what the monitor did", () => {
     const { machine } = run(scenario("vmm_processes"), true);
     const stats = machine.monitorMode!.monitor.stats();
     expect(stats.stub.stubByVector[0x80]).toBeGreaterThan(1000); // INT 0x80 reflected by the stub
-    expect(stats.stub.virqDelivered + (stats.stub.coreByVector[31] ?? 0)).toBeGreaterThan(0); // timer interrupts
+    expect(stats.stub.virqDelivered).toBeGreaterThan(0); // timer interrupts, delivered by the stub
+    expect(stats.stub.coreByVector[31]).toBeGreaterThan(0); // after the core took them from the PIC
     expect(stats.stub.coreHandled).toBeGreaterThan(0); // CR3 loads, I/O: the core's
     expect(stats.stub.worldSwitches).toBe(stats.stub.coreHandled);
   }, 120_000);

@@ -334,29 +334,36 @@ export class Monitor {
       this.callPending = false;
       this.counters.hostCalls++;
       this.hostCall();
+      this.followInterruptLines();
     }
     return this.statusValue;
   }
 
   /**
-   * Between machine slices: takes a virtual interrupt from the guest's PIC when there is room
-   * for one, kicks the stub to deliver it (claim 7), wakes a halted guest, and runs the
-   * claim-12 period clock.
+   * Between machine slices: follows the guest's PIC (the kick line, `irqWaiting`), wakes a
+   * halted guest that can take an interrupt, and runs the claim-12 period clock.
    */
   poll(machineInstructions: number): void {
     if (this.statusValue === "shutdown" || this.statusValue === "fault") return;
-    const waiting = this.guestInterrupts.pending;
-    this.writeData(DataField.irqWaiting, waiting ? 1 : 0);
     if (this.statusValue === "halted") {
-      if (waiting && (this.guest.eflags & Eflags.IF) !== 0) this.wake();
-    } else {
-      this.setKick(waiting);
+      if (this.guestInterrupts.pending && (this.guest.eflags & Eflags.IF) !== 0) this.wake();
     }
+    this.followInterruptLines();
     this.sinceLastPeriod += machineInstructions;
     if (this.sinceLastPeriod >= this.periodInstructions) {
       this.sinceLastPeriod = 0;
       this.endPeriod();
     }
+  }
+
+  /**
+   * The machine's INTR pin and the stub's `irqWaiting` follow the guest's PIC: after every
+   * slice (devices moved) and every host call (the guest may have written the PIC).
+   */
+  private followInterruptLines(): void {
+    const waiting = this.guestInterrupts.pending;
+    this.writeData(DataField.irqWaiting, waiting ? 1 : 0);
+    this.setKick(waiting && this.statusValue === "running");
   }
 
   /**
@@ -373,7 +380,6 @@ export class Monitor {
     return {
       stub: readStubCounters((offset) => this.readStub(offset)),
       ...this.counters,
-      displacedAccessesServed: this.counters.displacedAccessesServed,
       relocator: this.relocator.stats(),
       relocations: this.moves.slice(),
       stubBase: this.stubBase,
@@ -418,10 +424,12 @@ export class Monitor {
       return;
     }
     if (vector === KICK_VECTOR && this.kickAcknowledged) {
-      // The guest can take an interrupt here: the virtual CPU takes it from the guest's PIC
-      // (the INTA cycle) and enters the guest's handler, executing nothing else.
+      // The guest can take an interrupt at this very boundary. The core does the INTA cycle
+      // at the guest's PIC (its I/O is the core's) and the stub delivers the vector through
+      // the guest's IDT on its way back (claim 7; if it cannot, deliveryFailed comes back).
       this.kickAcknowledged = false;
-      this.onVirtualCpu(() => this.guest.run({ instructions: 0 }));
+      if (this.guestInterrupts.pending)
+        this.writeData(DataField.pendingVector, this.guestInterrupts.acknowledge());
       return;
     }
     if (vector === 14 && reason === ExitReason.trap) {
