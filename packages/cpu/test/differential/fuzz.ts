@@ -71,7 +71,8 @@ for (let round = 0; total < limit; round++) {
   total += report.instructions;
   bad += report.mismatches.length;
   console.log(
-    `seed ${seed}: ${report.instructions} instructions, ${report.mismatches.length} mismatches (total ${total}, ${bad} mismatches)`,
+    `seed ${seed}: ${report.instructions} instructions, ${report.mismatches.length} mismatches (total ${total}, ${bad} mismatches)` +
+      (report.hostFlakes.length ? `; disturbed host runs re-run: ${report.hostFlakes.join("; ")}` : ""),
   );
   for (const m of report.mismatches.slice(0, 20)) console.log(formatMismatch(m));
   if (args.includes("--record") && report.mismatches.length > 0) {
