@@ -199,7 +199,11 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           }
           if (this.icount >= end) return "budget";
           if (hasUntil && ((this.csBase + this.pc) | 0) === untilLin) return "address";
-          if (!this.stepInline()) this.step();
+          if (this.csD) {
+            const left = end - this.icount;
+            if (this.runInline(Math.min(left, 0x40000000), hasUntil, untilLin) !== 0) continue;
+          }
+          this.step();
           this.icount++;
         }
       } catch (e) {
@@ -259,410 +263,445 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
   }
 
   /**
-   * The most frequent 32-bit instructions, decoded and executed without leaving this small
-   * function (V8 inlines it into the run loop; calls into the big dispatch functions cost
-   * more than the instructions themselves). Returns false, having consumed nothing, for
-   * anything else: `step` then decodes it in full.
+   * Runs the most frequent 32-bit instructions back to back, decoded and executed without
+   * leaving this function (calls into the big dispatch functions cost more on V8 than the
+   * instructions themselves), with EIP and the instruction count in locals. Stops before
+   * anything else (which `step` then decodes in full), after `budget` instructions, when an
+   * event is pending, or at `untilLin`. Returns how many instructions it retired (0: none,
+   * the caller must `step`). Needs CS.D = 1 (32-bit code).
    */
-  stepInline(): boolean {
-    const pc = this.pc;
-    if (!this.csD || pc < this.fetchLo || pc + 5 > this.fetchHi) return false;
+  runInline(budget: number, hasUntil: boolean, untilLin: number): number {
+    let pc = this.pc;
+    let ic = this.icount;
+    const start = ic;
+    const limit = ic + budget;
     const ram = this.ram;
-    const p = pc + this.fetchDelta;
-    const op = ram[p];
     const r = this.regs;
-    switch (op) {
-      case 0x90:
-        this.pc = pc + 1;
-        return true;
-      case 0x01:
-      case 0x03:
-      case 0x09:
-      case 0x0b:
-      case 0x21:
-      case 0x23:
-      case 0x29:
-      case 0x2b:
-      case 0x31:
-      case 0x33:
-      case 0x39:
-      case 0x3b:
-      case 0x85: {
-        const m = ram[p + 1];
-        if (m < 0xc0) {
-          this.instrEip = pc;
-          this.instrEsp = r[4];
-          this.segOvr = -1;
-          this.pc = pc + 2;
-          this.aluMem32(op, m);
-          return true;
-        }
-        const d = op & 2 ? (m >> 3) & 7 : m & 7;
-        const a = r[d];
-        const b = r[op & 2 ? m & 7 : (m >> 3) & 7];
-        const kind = op === 0x85 ? 4 : op >> 3;
-        let res: number;
-        if (kind === 0) {
-          res = (a + b) | 0;
-          this.lop = LF_ADD;
-          this.lop1 = a;
-          this.lop2 = b;
-        } else if (kind === 5 || kind === 7) {
-          res = (a - b) | 0;
-          this.lop = LF_SUB;
-          this.lop1 = a;
-          this.lop2 = b;
-        } else {
-          res = kind === 1 ? a | b : kind === 4 ? a & b : a ^ b;
-          this.lop = LF_LOGIC;
-        }
-        this.lsz = 32;
-        this.lmask = -1;
-        this.lres = res;
-        if (kind !== 7 && op !== 0x85) r[d] = res;
-        this.pc = pc + 2;
-        return true;
-      }
-      case 0x83: {
-        const m = ram[p + 1];
-        const kind = (m >> 3) & 7;
-        if (kind === 2 || kind === 3) return false;
-        if (m < 0xc0) {
-          this.instrEip = pc;
-          this.instrEsp = r[4];
-          this.segOvr = -1;
-          this.pc = pc + 2;
-          this.aluMemImm8(m);
-          return true;
-        }
-        const a = r[m & 7];
-        const b = (ram[p + 2] << 24) >> 24;
-        let res: number;
-        if (kind === 0) {
-          res = (a + b) | 0;
-          this.lop = LF_ADD;
-          this.lop1 = a;
-          this.lop2 = b;
-        } else if (kind === 5 || kind === 7) {
-          res = (a - b) | 0;
-          this.lop = LF_SUB;
-          this.lop1 = a;
-          this.lop2 = b;
-        } else {
-          res = kind === 1 ? a | b : kind === 4 ? a & b : a ^ b;
-          this.lop = LF_LOGIC;
-        }
-        this.lsz = 32;
-        this.lmask = -1;
-        this.lres = res;
-        if (kind !== 7) r[m & 7] = res;
-        this.pc = pc + 3;
-        return true;
-      }
-      case 0x89:
-      case 0x8b: {
-        const m = ram[p + 1];
-        if (m >= 0xc0) {
-          if (op === 0x89) r[m & 7] = r[(m >> 3) & 7];
-          else r[(m >> 3) & 7] = r[m & 7];
-          this.pc = pc + 2;
-          return true;
-        }
-        this.instrEip = pc;
-        this.instrEsp = r[4];
-        this.segOvr = -1;
-        this.pc = pc + 2;
-        this.movMem32(op, m);
-        return true;
-      }
-      case 0x40:
-      case 0x41:
-      case 0x42:
-      case 0x43:
-      case 0x45:
-      case 0x46:
-      case 0x47:
-      case 0x48:
-      case 0x49:
-      case 0x4a:
-      case 0x4b:
-      case 0x4d:
-      case 0x4e:
-      case 0x4f: {
-        this.keepCF();
-        const v = r[op & 7];
-        const res = op < 0x48 ? (v + 1) | 0 : (v - 1) | 0;
-        r[op & 7] = res;
-        this.lop = op < 0x48 ? LF_INC : LF_DEC;
-        this.lsz = 32;
-        this.lmask = -1;
-        this.lres = res;
-        this.lop1 = v;
-        this.lop2 = 1;
-        this.pc = pc + 1;
-        return true;
-      }
-      case 0x70:
-      case 0x71:
-      case 0x72:
-      case 0x73:
-      case 0x74:
-      case 0x75:
-      case 0x76:
-      case 0x77:
-      case 0x78:
-      case 0x79:
-      case 0x7a:
-      case 0x7b:
-      case 0x7c:
-      case 0x7d:
-      case 0x7e:
-      case 0x7f:
-      case 0xeb: {
-        const next = pc + 2;
-        const target = (next + ((ram[p + 1] << 24) >> 24)) | 0;
-        if ((target ^ -0x80000000) > this.csLimitF) return false;
-        let take: boolean;
-        if (op === 0xeb) take = true;
-        else if (op === 0x74 || op === 0x75) {
-          const zf = this.lop !== LF_NONE ? (this.lres & this.lmask) === 0 : (this.flagsv & 0x40) !== 0;
-          take = zf === (op === 0x74);
-        } else take = this.cond(op & 15);
-        this.pc = take ? target : next;
-        return true;
-      }
-      case 0xe8:
-      case 0xe9: {
-        const next = pc + 5;
-        const target =
-          (next + (ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24))) | 0;
-        if ((target ^ -0x80000000) > this.csLimitF) return false;
-        if (op === 0xe8) {
-          this.instrEip = pc;
-          this.instrEsp = r[4];
-          this.push32(next);
-        }
-        this.pc = target;
-        return true;
-      }
-      case 0x50:
-      case 0x51:
-      case 0x52:
-      case 0x53:
-      case 0x54:
-      case 0x55:
-      case 0x56:
-      case 0x57:
-        this.instrEip = pc;
-        this.instrEsp = r[4];
-        this.push32(r[op & 7]);
-        this.pc = pc + 1;
-        return true;
-      case 0x58:
-      case 0x59:
-      case 0x5a:
-      case 0x5b:
-      case 0x5d:
-      case 0x5e:
-      case 0x5f:
-        this.instrEip = pc;
-        this.instrEsp = r[4];
-        r[op & 7] = this.pop32();
-        this.pc = pc + 1;
-        return true;
-      case 0xb8:
-      case 0xb9:
-      case 0xba:
-      case 0xbb:
-      case 0xbc:
-      case 0xbd:
-      case 0xbe:
-      case 0xbf:
-        r[op & 7] = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
-        this.pc = pc + 5;
-        return true;
-      case 0x05:
-      case 0x0d:
-      case 0x25:
-      case 0x2d:
-      case 0x35:
-      case 0x3d:
-      case 0xa9: {
-        // ALU EAX, imm32 (and TEST EAX, imm32)
-        const a = r[0];
-        const b = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
-        const kind = op === 0xa9 ? 4 : op >> 3;
-        const res = this.alu32(kind, a, b);
-        if (kind !== 7 && op !== 0xa9) r[0] = res;
-        this.pc = pc + 5;
-        return true;
-      }
-      case 0x3c:
-      case 0xa8: {
-        // CMP AL, imm8 / TEST AL, imm8
-        const a = r[0] & 0xff;
-        const b = ram[p + 1];
-        if (op === 0x3c) this.setLazy(LF_SUB, 8, (a - b) | 0, a, b);
-        else this.setLazy(LF_LOGIC, 8, a & b, 0, 0);
-        this.pc = pc + 2;
-        return true;
-      }
-      case 0x84: {
-        const m = ram[p + 1];
-        if (m < 0xc0) return false;
-        this.setLazy(LF_LOGIC, 8, this.getReg8(m & 7) & this.getReg8((m >> 3) & 7), 0, 0);
-        this.pc = pc + 2;
-        return true;
-      }
-      case 0x88:
-      case 0x8a: {
-        const m = ram[p + 1];
-        if (m >= 0xc0) {
-          if (op === 0x88) this.setReg8(m & 7, this.getReg8((m >> 3) & 7));
-          else this.setReg8((m >> 3) & 7, this.getReg8(m & 7));
-          this.pc = pc + 2;
-          return true;
-        }
-        this.instrEip = pc;
-        this.instrEsp = r[4];
-        this.segOvr = -1;
-        this.pc = pc + 2;
-        this.modrm = m;
-        this.decodeEA32(m);
-        if (op === 0x88) this.wr8(this.eaSeg, this.eaOff, this.getReg8((m >> 3) & 7));
-        else this.setReg8((m >> 3) & 7, this.rd8(this.eaSeg, this.eaOff));
-        return true;
-      }
-      case 0x68:
-      case 0x6a: {
-        const v =
-          op === 0x6a
-            ? (ram[p + 1] << 24) >> 24
-            : ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
-        this.instrEip = pc;
-        this.instrEsp = r[4];
-        this.push32(v);
-        this.pc = pc + (op === 0x6a ? 2 : 5);
-        return true;
-      }
-      case 0xd1:
-      case 0xd3: {
-        // shift/rotate r32 by 1 or CL
-        const m = ram[p + 1];
-        if (m < 0xc0) return false;
-        r[m & 7] = this.shift((m >> 3) & 7, 32, r[m & 7], op === 0xd1 ? 1 : r[1] & 0xff);
-        this.pc = pc + 2;
-        return true;
-      }
-      case 0x99:
-        r[2] = r[0] >> 31;
-        this.pc = pc + 1;
-        return true;
-      case 0xa1:
-      case 0xa3: {
-        // MOV EAX, moffs32 / MOV moffs32, EAX
-        const off = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
-        this.instrEip = pc;
-        this.instrEsp = r[4];
-        this.pc = pc + 5;
-        if (op === 0xa1) r[0] = this.rd32(DS, off);
-        else this.wr32(DS, off, r[0]);
-        return true;
-      }
-      case 0xc7: {
-        const m = ram[p + 1];
-        if (m >= 0xc0 || (m & 0x38) !== 0) return false;
-        this.instrEip = pc;
-        this.instrEsp = r[4];
-        this.segOvr = -1;
-        this.pc = pc + 2;
-        this.movMemImm32(m);
-        return true;
-      }
-      case 0xc1: {
-        // shift/rotate r32 by imm8
-        const m = ram[p + 1];
-        if (m < 0xc0) return false;
-        r[m & 7] = this.shift((m >> 3) & 7, 32, r[m & 7], ram[p + 2]);
-        this.pc = pc + 3;
-        return true;
-      }
-      case 0xf6: {
-        // TEST r8, imm8
-        const m = ram[p + 1];
-        if (m < 0xc0 || (m & 0x38) !== 0) return false;
-        this.lop = LF_LOGIC;
-        this.lsz = 8;
-        this.lmask = 0xff;
-        this.lres = this.getReg8(m & 7) & ram[p + 2];
-        this.pc = pc + 3;
-        return true;
-      }
-      case 0x69:
-      case 0x6b: {
-        const m = ram[p + 1];
-        if (m < 0xc0) return false;
-        const imm =
-          op === 0x6b
-            ? (ram[p + 2] << 24) >> 24
-            : ram[p + 2] | (ram[p + 3] << 8) | (ram[p + 4] << 16) | (ram[p + 5] << 24);
-        const lo = this.imul32(r[m & 7], imm);
-        r[(m >> 3) & 7] = lo;
-        this.setMulFlags(32, lo, this.mulHi !== lo >> 31);
-        this.pc = pc + (op === 0x6b ? 3 : 6);
-        return true;
-      }
-      case 0x8d: {
-        const m = ram[p + 1];
-        if (m >= 0xc0) return false;
-        this.instrEip = pc;
-        this.instrEsp = r[4];
-        this.segOvr = -1;
-        this.pc = pc + 2;
-        this.decodeEA32(m);
-        r[(m >> 3) & 7] = this.eaOff;
-        return true;
-      }
-      case 0x0f: {
-        const op2 = ram[p + 1];
-        if (op2 >= 0x80 && op2 <= 0x8f) {
-          const next = pc + 6;
-          const target =
-            (next + (ram[p + 2] | (ram[p + 3] << 8) | (ram[p + 4] << 16) | (ram[p + 5] << 24))) | 0;
-          if ((target ^ -0x80000000) > this.csLimitF) return false;
-          this.pc = this.cond(op2 & 15) ? target : next;
-          return true;
-        }
-        if (op2 === 0xb6 || op2 === 0xb7) {
-          const m = ram[p + 2];
+    outer: for (;;) {
+      if (pc < this.fetchLo || pc + 5 > this.fetchHi) break;
+      const p = pc + this.fetchDelta;
+      const op = ram[p];
+      switch (op) {
+        case 0x90:
+          pc = pc + 1;
+          break;
+        case 0x01:
+        case 0x03:
+        case 0x09:
+        case 0x0b:
+        case 0x21:
+        case 0x23:
+        case 0x29:
+        case 0x2b:
+        case 0x31:
+        case 0x33:
+        case 0x39:
+        case 0x3b:
+        case 0x85: {
+          const m = ram[p + 1];
           if (m < 0xc0) {
             this.instrEip = pc;
+            this.icount = ic;
             this.instrEsp = r[4];
             this.segOvr = -1;
-            this.pc = pc + 3;
-            this.modrm = m;
-            this.decodeEA32(m);
-            r[(m >> 3) & 7] =
-              op2 === 0xb6 ? this.rd8(this.eaSeg, this.eaOff) : this.rd16(this.eaSeg, this.eaOff);
-            return true;
+            this.pc = pc + 2;
+            this.aluMem32(op, m);
+            pc = this.pc;
+            break;
           }
-          r[(m >> 3) & 7] = op2 === 0xb6 ? this.getReg8(m & 7) : r[m & 7] & 0xffff;
-          this.pc = pc + 3;
-          return true;
+          const d = op & 2 ? (m >> 3) & 7 : m & 7;
+          const a = r[d];
+          const b = r[op & 2 ? m & 7 : (m >> 3) & 7];
+          const kind = op === 0x85 ? 4 : op >> 3;
+          let res: number;
+          if (kind === 0) {
+            res = (a + b) | 0;
+            this.lop = LF_ADD;
+            this.lop1 = a;
+            this.lop2 = b;
+          } else if (kind === 5 || kind === 7) {
+            res = (a - b) | 0;
+            this.lop = LF_SUB;
+            this.lop1 = a;
+            this.lop2 = b;
+          } else {
+            res = kind === 1 ? a | b : kind === 4 ? a & b : a ^ b;
+            this.lop = LF_LOGIC;
+          }
+          this.lsz = 32;
+          this.lmask = -1;
+          this.lres = res;
+          if (kind !== 7 && op !== 0x85) r[d] = res;
+          pc = pc + 2;
+          break;
         }
-        return false;
+        case 0x83: {
+          const m = ram[p + 1];
+          const kind = (m >> 3) & 7;
+          if (kind === 2 || kind === 3) break outer;
+          if (m < 0xc0) {
+            this.instrEip = pc;
+            this.icount = ic;
+            this.instrEsp = r[4];
+            this.segOvr = -1;
+            this.pc = pc + 2;
+            this.aluMemImm8(m);
+            pc = this.pc;
+            break;
+          }
+          const a = r[m & 7];
+          const b = (ram[p + 2] << 24) >> 24;
+          let res: number;
+          if (kind === 0) {
+            res = (a + b) | 0;
+            this.lop = LF_ADD;
+            this.lop1 = a;
+            this.lop2 = b;
+          } else if (kind === 5 || kind === 7) {
+            res = (a - b) | 0;
+            this.lop = LF_SUB;
+            this.lop1 = a;
+            this.lop2 = b;
+          } else {
+            res = kind === 1 ? a | b : kind === 4 ? a & b : a ^ b;
+            this.lop = LF_LOGIC;
+          }
+          this.lsz = 32;
+          this.lmask = -1;
+          this.lres = res;
+          if (kind !== 7) r[m & 7] = res;
+          pc = pc + 3;
+          break;
+        }
+        case 0x89:
+        case 0x8b: {
+          const m = ram[p + 1];
+          if (m >= 0xc0) {
+            if (op === 0x89) r[m & 7] = r[(m >> 3) & 7];
+            else r[(m >> 3) & 7] = r[m & 7];
+            pc = pc + 2;
+            break;
+          }
+          this.instrEip = pc;
+          this.icount = ic;
+          this.instrEsp = r[4];
+          this.segOvr = -1;
+          this.pc = pc + 2;
+          this.movMem32(op, m);
+          pc = this.pc;
+          break;
+        }
+        case 0x40:
+        case 0x41:
+        case 0x42:
+        case 0x43:
+        case 0x45:
+        case 0x46:
+        case 0x47:
+        case 0x48:
+        case 0x49:
+        case 0x4a:
+        case 0x4b:
+        case 0x4d:
+        case 0x4e:
+        case 0x4f: {
+          this.keepCF();
+          const v = r[op & 7];
+          const res = op < 0x48 ? (v + 1) | 0 : (v - 1) | 0;
+          r[op & 7] = res;
+          this.lop = op < 0x48 ? LF_INC : LF_DEC;
+          this.lsz = 32;
+          this.lmask = -1;
+          this.lres = res;
+          this.lop1 = v;
+          this.lop2 = 1;
+          pc = pc + 1;
+          break;
+        }
+        case 0x70:
+        case 0x71:
+        case 0x72:
+        case 0x73:
+        case 0x74:
+        case 0x75:
+        case 0x76:
+        case 0x77:
+        case 0x78:
+        case 0x79:
+        case 0x7a:
+        case 0x7b:
+        case 0x7c:
+        case 0x7d:
+        case 0x7e:
+        case 0x7f:
+        case 0xeb: {
+          const next = pc + 2;
+          const target = (next + ((ram[p + 1] << 24) >> 24)) | 0;
+          if ((target ^ -0x80000000) > this.csLimitF) break outer;
+          let take: boolean;
+          if (op === 0xeb) take = true;
+          else if (op === 0x74 || op === 0x75) {
+            const zf = this.lop !== LF_NONE ? (this.lres & this.lmask) === 0 : (this.flagsv & 0x40) !== 0;
+            take = zf === (op === 0x74);
+          } else take = this.cond(op & 15);
+          pc = take ? target : next;
+          break;
+        }
+        case 0xe8:
+        case 0xe9: {
+          const next = pc + 5;
+          const target =
+            (next + (ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24))) | 0;
+          if ((target ^ -0x80000000) > this.csLimitF) break outer;
+          if (op === 0xe8) {
+            this.instrEip = pc;
+            this.icount = ic;
+            this.instrEsp = r[4];
+            this.push32(next);
+          }
+          pc = target;
+          break;
+        }
+        case 0x50:
+        case 0x51:
+        case 0x52:
+        case 0x53:
+        case 0x54:
+        case 0x55:
+        case 0x56:
+        case 0x57:
+          this.instrEip = pc;
+          this.icount = ic;
+          this.instrEsp = r[4];
+          this.push32(r[op & 7]);
+          pc = pc + 1;
+          break;
+        case 0x58:
+        case 0x59:
+        case 0x5a:
+        case 0x5b:
+        case 0x5d:
+        case 0x5e:
+        case 0x5f:
+          this.instrEip = pc;
+          this.icount = ic;
+          this.instrEsp = r[4];
+          r[op & 7] = this.pop32();
+          pc = pc + 1;
+          break;
+        case 0xb8:
+        case 0xb9:
+        case 0xba:
+        case 0xbb:
+        case 0xbc:
+        case 0xbd:
+        case 0xbe:
+        case 0xbf:
+          r[op & 7] = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+          pc = pc + 5;
+          break;
+        case 0x05:
+        case 0x0d:
+        case 0x25:
+        case 0x2d:
+        case 0x35:
+        case 0x3d:
+        case 0xa9: {
+          // ALU EAX, imm32 (and TEST EAX, imm32)
+          const a = r[0];
+          const b = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+          const kind = op === 0xa9 ? 4 : op >> 3;
+          const res = this.alu32(kind, a, b);
+          if (kind !== 7 && op !== 0xa9) r[0] = res;
+          pc = pc + 5;
+          break;
+        }
+        case 0x3c:
+        case 0xa8: {
+          // CMP AL, imm8 / TEST AL, imm8
+          const a = r[0] & 0xff;
+          const b = ram[p + 1];
+          if (op === 0x3c) this.setLazy(LF_SUB, 8, (a - b) | 0, a, b);
+          else this.setLazy(LF_LOGIC, 8, a & b, 0, 0);
+          pc = pc + 2;
+          break;
+        }
+        case 0x84: {
+          const m = ram[p + 1];
+          if (m < 0xc0) break outer;
+          this.setLazy(LF_LOGIC, 8, this.getReg8(m & 7) & this.getReg8((m >> 3) & 7), 0, 0);
+          pc = pc + 2;
+          break;
+        }
+        case 0x88:
+        case 0x8a: {
+          const m = ram[p + 1];
+          if (m >= 0xc0) {
+            if (op === 0x88) this.setReg8(m & 7, this.getReg8((m >> 3) & 7));
+            else this.setReg8((m >> 3) & 7, this.getReg8(m & 7));
+            pc = pc + 2;
+            break;
+          }
+          this.instrEip = pc;
+          this.icount = ic;
+          this.instrEsp = r[4];
+          this.segOvr = -1;
+          this.pc = pc + 2;
+          this.modrm = m;
+          this.decodeEA32(m);
+          if (op === 0x88) this.wr8(this.eaSeg, this.eaOff, this.getReg8((m >> 3) & 7));
+          else this.setReg8((m >> 3) & 7, this.rd8(this.eaSeg, this.eaOff));
+          pc = this.pc;
+          break;
+        }
+        case 0x68:
+        case 0x6a: {
+          const v =
+            op === 0x6a
+              ? (ram[p + 1] << 24) >> 24
+              : ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+          this.instrEip = pc;
+          this.icount = ic;
+          this.instrEsp = r[4];
+          this.push32(v);
+          pc = pc + (op === 0x6a ? 2 : 5);
+          break;
+        }
+        case 0xd1:
+        case 0xd3: {
+          // shift/rotate r32 by 1 or CL
+          const m = ram[p + 1];
+          if (m < 0xc0) break outer;
+          r[m & 7] = this.shift((m >> 3) & 7, 32, r[m & 7], op === 0xd1 ? 1 : r[1] & 0xff);
+          pc = pc + 2;
+          break;
+        }
+        case 0x99:
+          r[2] = r[0] >> 31;
+          pc = pc + 1;
+          break;
+        case 0xa1:
+        case 0xa3: {
+          // MOV EAX, moffs32 / MOV moffs32, EAX
+          const off = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+          this.instrEip = pc;
+          this.icount = ic;
+          this.instrEsp = r[4];
+          this.pc = pc + 5;
+          if (op === 0xa1) r[0] = this.rd32(DS, off);
+          else this.wr32(DS, off, r[0]);
+          pc = this.pc;
+          break;
+        }
+        case 0xc7: {
+          const m = ram[p + 1];
+          if (m >= 0xc0 || (m & 0x38) !== 0) break outer;
+          this.instrEip = pc;
+          this.icount = ic;
+          this.instrEsp = r[4];
+          this.segOvr = -1;
+          this.pc = pc + 2;
+          this.movMemImm32(m);
+          pc = this.pc;
+          break;
+        }
+        case 0xc1: {
+          // shift/rotate r32 by imm8
+          const m = ram[p + 1];
+          if (m < 0xc0) break outer;
+          r[m & 7] = this.shift((m >> 3) & 7, 32, r[m & 7], ram[p + 2]);
+          pc = pc + 3;
+          break;
+        }
+        case 0xf6: {
+          // TEST r8, imm8
+          const m = ram[p + 1];
+          if (m < 0xc0 || (m & 0x38) !== 0) break outer;
+          this.lop = LF_LOGIC;
+          this.lsz = 8;
+          this.lmask = 0xff;
+          this.lres = this.getReg8(m & 7) & ram[p + 2];
+          pc = pc + 3;
+          break;
+        }
+        case 0x69:
+        case 0x6b: {
+          const m = ram[p + 1];
+          if (m < 0xc0) break outer;
+          const imm =
+            op === 0x6b
+              ? (ram[p + 2] << 24) >> 24
+              : ram[p + 2] | (ram[p + 3] << 8) | (ram[p + 4] << 16) | (ram[p + 5] << 24);
+          const lo = this.imul32(r[m & 7], imm);
+          r[(m >> 3) & 7] = lo;
+          this.setMulFlags(32, lo, this.mulHi !== lo >> 31);
+          pc = pc + (op === 0x6b ? 3 : 6);
+          break;
+        }
+        case 0x8d: {
+          const m = ram[p + 1];
+          if (m >= 0xc0) break outer;
+          this.instrEip = pc;
+          this.icount = ic;
+          this.instrEsp = r[4];
+          this.segOvr = -1;
+          this.pc = pc + 2;
+          this.decodeEA32(m);
+          r[(m >> 3) & 7] = this.eaOff;
+          pc = this.pc;
+          break;
+        }
+        case 0x0f: {
+          const op2 = ram[p + 1];
+          if (op2 >= 0x80 && op2 <= 0x8f) {
+            const next = pc + 6;
+            const target =
+              (next + (ram[p + 2] | (ram[p + 3] << 8) | (ram[p + 4] << 16) | (ram[p + 5] << 24))) | 0;
+            if ((target ^ -0x80000000) > this.csLimitF) break outer;
+            pc = this.cond(op2 & 15) ? target : next;
+            break;
+          }
+          if (op2 === 0xb6 || op2 === 0xb7) {
+            const m = ram[p + 2];
+            if (m < 0xc0) {
+              this.instrEip = pc;
+              this.icount = ic;
+              this.instrEsp = r[4];
+              this.segOvr = -1;
+              this.pc = pc + 3;
+              this.modrm = m;
+              this.decodeEA32(m);
+              r[(m >> 3) & 7] =
+                op2 === 0xb6 ? this.rd8(this.eaSeg, this.eaOff) : this.rd16(this.eaSeg, this.eaOff);
+              pc = this.pc;
+              break;
+            }
+            r[(m >> 3) & 7] = op2 === 0xb6 ? this.getReg8(m & 7) : r[m & 7] & 0xffff;
+            pc = pc + 3;
+            break;
+          }
+          break outer;
+        }
+        case 0xc3: {
+          this.instrEip = pc;
+          this.icount = ic;
+          this.instrEsp = r[4];
+          const target = this.pop32();
+          if ((target ^ -0x80000000) > this.csLimitF) this.gp(0);
+          pc = target;
+          break;
+        }
+        default:
+          break outer;
       }
-      case 0xc3: {
-        this.instrEip = pc;
-        this.instrEsp = r[4];
-        const target = this.pop32();
-        if ((target ^ -0x80000000) > this.csLimitF) this.gp(0);
-        this.pc = target;
-        return true;
-      }
-      default:
-        return false;
+
+      ic++;
+      if (ic >= limit || this.eventPending) break;
+      if (hasUntil && ((this.csBase + pc) | 0) === untilLin) break;
     }
+    this.pc = pc;
+    this.icount = ic;
+    return ic - start;
   }
 
   /** The slow path at an instruction boundary: stop requests, #DB single-step, INTR, HLT. */
