@@ -608,7 +608,9 @@ export class Monitor {
       }
     }
     // After CS: setting CS sets the CPL from its RPL.
-    g.eflags = (this.readFrame(FrameField.eflags) & ~VIRTUAL_FLAGS) | (vflags & VIRTUAL_FLAGS);
+    // RF is the machine's: it set it in the frame of the fault that brought the guest here
+    // (SDM 17.3.1.1); the guest, which took no fault, has it clear.
+    g.eflags = (this.readFrame(FrameField.eflags) & ~(VIRTUAL_FLAGS | Eflags.RF)) | (vflags & VIRTUAL_FLAGS);
   }
 
   /** The virtual CPU's state back into the frame the stub will IRET with. */

@@ -97,12 +97,19 @@ function regsOf(cpu: Ia32Cpu): number[] {
   return [0, 1, 2, 3, 4, 5, 6, 7].map((r) => cpu.getReg(r as 0));
 }
 
-export function runBare(image: Uint8Array, limit = 200_000_000): RunResult {
-  const memory = new PhysicalMemoryMap({ ramSize: GUEST_RAM });
+/** What a test may change before the guest starts: RAM size, and the CPU and RAM it starts with. */
+export interface GuestSetup {
+  ramSize?: number;
+  prepare?: (cpu: Ia32Cpu, ram: Uint8Array) => void;
+}
+
+export function runBare(image: Uint8Array, limit = 200_000_000, setup: GuestSetup = {}): RunResult {
+  const memory = new PhysicalMemoryMap({ ramSize: setup.ramSize ?? GUEST_RAM });
   const entry = load(memory.ram, image);
   const out = { text: "", exit: null as number | null };
   const cpu = new Ia32Cpu({ memory, io: guestIo(out), translation: new Mmu(memory) });
   multibootState(cpu, entry);
+  setup.prepare?.(cpu, memory.ram);
   let end = "limit";
   while (cpu.instructionCount < limit) {
     const reason = cpu.run({ instructions: 10_000 });
@@ -128,16 +135,18 @@ export function runBare(image: Uint8Array, limit = 200_000_000): RunResult {
 
 export function runMonitored(
   image: Uint8Array,
-  options: { seed?: number; limit?: number; traceMachine?: (line: string) => void } = {},
+  options: { seed?: number; limit?: number; traceMachine?: (line: string) => void } & GuestSetup = {},
 ): RunResult {
   const limit = options.limit ?? 400_000_000;
-  const host = new PhysicalMemoryMap({ ramSize: GUEST_RAM + MONITOR_SIZE });
+  const ramSize = options.ramSize ?? GUEST_RAM;
+  const host = new PhysicalMemoryMap({ ramSize: ramSize + MONITOR_SIZE });
   const entry = load(host.ram, image);
   const out = { text: "", exit: null as number | null };
-  const guestMemory = new GuestMemoryView(host, GUEST_RAM);
+  const guestMemory = new GuestMemoryView(host, ramSize);
   const guestTranslation = new GuestTranslation(new Mmu(guestMemory));
   const guest = new Ia32Cpu({ memory: guestMemory, io: guestIo(out), translation: guestTranslation });
   multibootState(guest, entry);
+  options.prepare?.(guest, host.ram.subarray(0, ramSize));
   const noInterrupts: InterruptController = { pending: false, acknowledge: () => 0 };
 
   let monitor: Monitor | null = null;
@@ -162,8 +171,8 @@ export function runMonitored(
     guest,
     guestTranslation,
     guestInterrupts: noInterrupts,
-    guestRamSize: GUEST_RAM,
-    monitorBase: GUEST_RAM,
+    guestRamSize: ramSize,
+    monitorBase: ramSize,
     monitorSize: MONITOR_SIZE,
     seed: options.seed ?? 1,
   });
