@@ -1,4 +1,3 @@
-import { Reg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
 import { CODE_BASE, Generator, SCRATCH_SIZE, type TestCase } from "../../cpu/test/differential/generator.js";
 import { fillScratch, Prng } from "../../cpu/test/differential/prng.js";
