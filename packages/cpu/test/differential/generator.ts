@@ -430,6 +430,11 @@ function emitModrm(b: CaseBuilder, spec: ModrmSpec): void {
       } else prefixes.push(seg);
     }
   }
+  // Prefixes may come in any order (SDM Vol. 2, 2.1.1): shuffle them so the decoder sees all.
+  for (let i = prefixes.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [prefixes[i], prefixes[j]] = [prefixes[j], prefixes[i]];
+  }
   const modrm = mem ? mem.modrm | (reg << 3) : 0xc0 | (reg << 3) | rm;
   const bytes = [
     ...prefixes,
