@@ -5,5 +5,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$here/build"
-gcc -m32 -O2 -no-pie -fno-pie -Wall -Wextra -o "$here/build/harness.tmp" "$here/harness.c"
-mv "$here/build/harness.tmp" "$here/build/harness"
+# A private temporary name, then an atomic rename: test workers may build at the same time.
+tmp="$here/build/harness.tmp.$$"
+gcc -m32 -O2 -no-pie -fno-pie -Wall -Wextra -o "$tmp" "$here/harness.c"
+mv -f "$tmp" "$here/build/harness"
