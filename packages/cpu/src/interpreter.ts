@@ -720,7 +720,10 @@ export class Interpreter extends Arithmetic {
         else this.alu(4, 16, this.readE16(), r[(this.modrm >> 3) & 7] & 0xffff);
         return;
       case 0x86: {
+        // XCHG with memory is a read-modify-write: the write side's segment and page checks
+        // come before the read's alignment check (SDM Vol. 3A, 6.9: #GP and #PF before #AC).
         this.decodeModrm();
+        this.rmwCheck(1);
         const reg = (this.modrm >> 3) & 7;
         const a = this.readE8();
         this.writeE8(this.getReg8(reg));
@@ -729,6 +732,7 @@ export class Interpreter extends Arithmetic {
       }
       case 0x87: {
         this.decodeModrm();
+        this.rmwCheck(this.os32 ? 4 : 2);
         const a = this.readEv();
         this.writeEv(this.readGv());
         this.writeGv(a);

@@ -430,11 +430,12 @@ export class SystemInstructions extends Interpreter {
     const seg = this.eaSeg;
     const off = this.eaOff;
     const off4 = this.as32 ? (off + 4) | 0 : (off + 4) & 0xffff;
-    // A 64-bit operand is checked for 8-byte alignment (SDM 6.15, #AC, table 6-7).
+    // The destination is always written: its segment and page checks come first, then the
+    // 8-byte alignment check of a 64-bit operand (SDM 6.15, #AC, table 6-7; 6.9: #AC last).
+    this.checkWrite(seg, off, 8);
     this.checkAlign((this.segBase[seg] + off) | 0, 8, this.cpl === 3);
     const lo = this.rd32(seg, off);
     const hi = this.rd32(seg, off4);
-    this.checkWrite(seg, off, 8);
     this.materializeFlags();
     if (lo === r[0] && hi === r[2]) {
       this.wr32(seg, off, r[3]);
