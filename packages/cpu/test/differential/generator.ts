@@ -64,7 +64,10 @@ export interface TestCase {
   scratchSeed: number;
   insns: InsnRecord[];
   undefAfter: number;
-  /** BSF/BSR as last instruction: the destination bits that are undefined when the source was 0 (ZF=1). */
+  /**
+   * The last instruction's destination bits that are undefined when it leaves ZF=1: BSF/BSR
+   * with a zero source (the whole destination), LAR r32 (bits 19:16).
+   */
   zeroSourceDest: { reg: number; mask: number } | null;
 }
 
@@ -381,6 +384,8 @@ interface ModrmSpec {
   memBytes?: number;
   /** `before` loads the reg-field register. */
   regSetup?: boolean;
+  /** Never add a (#UD) LOCK prefix: the host does not raise #UD for it (LOCK VERW m16, AMD). */
+  noLock?: boolean;
   /** Runs after operands are chosen (setup loads that depend on them). */
   before?: (b: CaseBuilder, op: { mem: MemOperand | null; rm: number; reg: number }) => void;
   after?: (b: CaseBuilder, op: { mem: MemOperand | null; rm: number; reg: number }) => void;
@@ -411,7 +416,7 @@ function emitModrm(b: CaseBuilder, spec: ModrmSpec): void {
   let lock = false;
   if (mem && spec.lockable && rng.chance(0.15)) lock = true;
   // LOCK on a register form or a non-lockable instruction must raise #UD (SDM Vol. 2, LOCK).
-  if (!lock && rng.chance(0.01)) {
+  if (!lock && !spec.noLock && rng.chance(0.01)) {
     lock = true;
     b.last = true;
   }
@@ -1331,6 +1336,64 @@ function segmentGroup(): FormGroup {
   };
 }
 
+/**
+ * ARPL, and LAR/LSL/VERR/VERW of selectors whose descriptors are the same on both sides (the
+ * host's flat CS and DS, the 16-bit LDT code segment, null, any RPL).
+ */
+function selectorInstructionGroup(): FormGroup {
+  return {
+    name: "selector instructions",
+    weight: 2,
+    gen: (b) => {
+      const rng = b.rng;
+      const k = rng.int(5);
+      const value = () => {
+        const rpl = rng.int(4);
+        return rng.pick([(b.layout.sel.cs & ~3) | rpl, (b.layout.sel.ds & ~3) | rpl, 0x04 | rpl, rpl]);
+      };
+      if (k === 0) {
+        // ARPL r/m16, r16: raises the destination's RPL to the source's; ZF says whether it did.
+        emitModrm(b, {
+          name: "ARPL",
+          opcode: [0x63],
+          osz: 16,
+          digit: "reg",
+          rmWrite: true,
+          flags: { read: 0, written: ZF, undef: 0 },
+        });
+        return;
+      }
+      const verify = k <= 2;
+      const osz = verify ? 16 : vsize(rng);
+      const sel = value();
+      emitModrm(b, {
+        name: verify ? (k === 1 ? "VERR" : "VERW") : k === 3 ? "LAR" : "LSL",
+        opcode: verify ? [0x0f, 0x00] : [0x0f, k === 3 ? 0x02 : 0x03],
+        osz,
+        rmSize: 16,
+        digit: verify ? (k === 1 ? 4 : 5) : "reg",
+        regWrite: !verify,
+        rmWrite: false,
+        flags: { read: 0, written: ZF, undef: 0 },
+        noLock: k === 2,
+        before: (bb, op) => {
+          if (op.mem) bb.store32(op.mem.target, (rng.u32() & 0xffff0000) | sel);
+          else if (op.rm === 4) throw new Reject();
+          else bb.movImm(op.rm, (rng.u32() & 0xffff0000) | sel);
+        },
+        after: (bb, op) => {
+          // LAR r32: bits 19:16 of the result are undefined (SDM "LAR": AND 00FxFF00H), so the
+          // instruction ends the case and those bits are masked when it succeeded (ZF=1).
+          if (k === 3 && osz === 32) {
+            bb.last = true;
+            bb.zeroSourceDest = { reg: op.reg, mask: 0x000f0000 };
+          }
+        },
+      });
+    },
+  };
+}
+
 function groups(): FormGroup[] {
   const g: FormGroup[] = [];
   g.push({
@@ -1777,6 +1840,7 @@ function groups(): FormGroup[] {
     faultGroup(),
     segmentGroup(),
     farGroup(),
+    selectorInstructionGroup(),
   );
   return g;
 }
@@ -1794,10 +1858,11 @@ export const EXCLUDED: readonly string[] = [
   "shift group /6 (SAL alias), TEST F6/F7 /1, SALC (D6), F2 on MOVS/STOS/LODS: undocumented",
   "REP/REPNE on non-string instructions: F3 0F B8/BC/BD are POPCNT/TZCNT/LZCNT on the host",
   "POPF with TF set: the host would single-step trap after the next instruction",
+  "LOCK VERW m16: the host (AMD) executes it, where the SDM's LOCK rules give #UD",
   "ENTER while EFLAGS.AC is set: the host (AMD) raises #AC for a misaligned new ESP, an access the SDM's ENTER does not make",
   "RETF imm16 not a multiple of 4 while EFLAGS.AC is set: for a selector with RPL < CPL the host (AMD) raises #AC (it reads the outer SS:ESP first) where the SDM raises #GP(selector)",
   "CPUID, RDTSC, RDPMC: values differ by design",
-  "SGDT/SIDT/SLDT/STR/SMSW, LAR/LSL/VERR/VERW, ARPL: depend on host descriptor tables (and UMIP)",
+  "SGDT/SIDT/SLDT/STR/SMSW: reveal the host's tables (and UMIP emulation); LAR/LSL/VERR/VERW of selectors other than the host's flat CS/DS, the 16-bit LDT segment and null",
   "INT 80h: the host's system call gate",
   "memory operands outside the scratch area (#PF/#GP from paging): no paging in the flat setup",
   "16-bit addressing for memory operands when vm.mmap_min_addr keeps the scratch above 64 KiB",
