@@ -191,8 +191,7 @@ export class Arithmetic extends SystemCpu {
 
   /** Rotates change only CF and OF; the other flags keep their values. */
   setCfOf(cf: number, of: number): void {
-    this.materializeFlags();
-    this.flagsv = (this.flagsv & ~(CF | OF)) | cf | (of ? OF : 0);
+    this.replaceCfOf(cf, of ? OF : 0);
   }
 
   /** SHLD/SHRD (SDM "SHLD", "SHRD"). */

@@ -340,6 +340,25 @@ export class CpuCore {
     this.lop = LF_NONE;
   }
 
+  /**
+   * Folds the lazy flags into flagsv with CF and OF replaced by `cfof` (rotates): like
+   * materializeFlags, without computing the CF and OF it would throw away.
+   */
+  replaceCfOf(cf: number, of: number): void {
+    const lop = this.lop;
+    let f: number;
+    if (lop === LF_NONE) {
+      f = this.flagsv & (PF | AF | ZF | SF);
+    } else {
+      const res = this.lres & this.lmask;
+      f = (PARITY[res & 0xff] << 2) | (res === 0 ? ZF : 0) | ((res >>> (this.lsz - 1)) & 1 ? SF : 0);
+      if (lop === LF_RES) f |= this.flagsv & AF;
+      else if (lop !== LF_LOGIC) f |= (this.lop1 ^ this.lop2 ^ this.lres) & AF;
+      this.lop = LF_NONE;
+    }
+    this.flagsv = (this.flagsv & ~ARITH_FLAGS) | f | cf | of;
+  }
+
   getEflags(): number {
     this.materializeFlags();
     return this.flagsv;
@@ -888,6 +907,41 @@ export class CpuCore {
     const rm = m & 7;
     let seg = DS;
     let off: number;
+    const pc = this.pc;
+    if (pc >= this.fetchLo && pc + 4 <= this.fetchHi) {
+      // SIB and displacement (at most 5 bytes) are inside the fetch window: read them from RAM.
+      const ram = this.ram;
+      const r = this.regs;
+      let q = pc + this.fetchDelta;
+      if (rm === 4) {
+        const sib = ram[q++];
+        const base = sib & 7;
+        const index = (sib >> 3) & 7;
+        if (base === 5 && mod === 0) {
+          off = ram[q] | (ram[q + 1] << 8) | (ram[q + 2] << 16) | (ram[q + 3] << 24);
+          q += 4;
+        } else {
+          off = r[base];
+          if (base === 4 || base === 5) seg = SS;
+        }
+        if (index !== 4) off = (off + (r[index] << (sib >> 6))) | 0;
+      } else if (rm === 5 && mod === 0) {
+        off = ram[q] | (ram[q + 1] << 8) | (ram[q + 2] << 16) | (ram[q + 3] << 24);
+        q += 4;
+      } else {
+        off = r[rm];
+        if (rm === 5) seg = SS;
+      }
+      if (mod === 1) off = (off + ((ram[q++] << 24) >> 24)) | 0;
+      else if (mod === 2) {
+        off = (off + (ram[q] | (ram[q + 1] << 8) | (ram[q + 2] << 16) | (ram[q + 3] << 24))) | 0;
+        q += 4;
+      }
+      this.pc = q - this.fetchDelta;
+      this.eaSeg = this.segOvr >= 0 ? this.segOvr : seg;
+      this.eaOff = off;
+      return;
+    }
     if (rm === 4) {
       const sib = this.fetch8();
       const base = sib & 7;

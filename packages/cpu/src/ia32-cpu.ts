@@ -14,6 +14,8 @@ import type {
 import { Exception } from "@pagurus/spec";
 import {
   ABORT,
+  AF,
+  CF,
   CR0_PE,
   CS,
   DS,
@@ -25,12 +27,18 @@ import {
   LF_INC,
   LF_LOGIC,
   LF_NONE,
+  LF_RES,
   LF_SUB,
+  OF,
+  SS,
   TF,
   VM,
 } from "./core.js";
 import { CPUID_PGE, CPUID_PSE, SystemInstructions } from "./opcodes0f.js";
 import { KIND_EXCEPTION, KIND_EXTERNAL, KIND_SOFTWARE } from "./system.js";
+
+/** Sign bit: xor-ing it turns an unsigned comparison into a signed one on int32 values. */
+const MIN = -0x80000000;
 
 /** Options of {@link Ia32Cpu}. */
 export interface Ia32CpuOptions {
@@ -276,7 +284,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     const start = ic;
     const limit = ic + budget;
     const ram = this.ram;
+    const ram32 = this.ram32;
     const r = this.regs;
+    const segBase = this.segBase;
     outer: for (;;) {
       if (pc < this.fetchLo || pc + 5 > this.fetchHi) break;
       const p = pc + this.fetchDelta;
@@ -382,6 +392,59 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             pc = pc + 2;
             break;
           }
+          if (pc + 7 <= this.fetchHi) {
+            // The whole instruction is in the fetch window: decode the address here and
+            // access an aligned dword of direct RAM without a call (else the general path).
+            const mod = m >> 6;
+            const rm = m & 7;
+            let q = p + 2;
+            let seg = DS;
+            let off: number;
+            if (rm === 4) {
+              const sib = ram[q++];
+              const base = sib & 7;
+              const index = (sib >> 3) & 7;
+              if (base === 5 && mod === 0) {
+                off = ram[q] | (ram[q + 1] << 8) | (ram[q + 2] << 16) | (ram[q + 3] << 24);
+                q += 4;
+              } else {
+                off = r[base];
+                if (base === 4 || base === 5) seg = SS;
+              }
+              if (index !== 4) off = (off + (r[index] << (sib >> 6))) | 0;
+            } else if (rm === 5 && mod === 0) {
+              off = ram[q] | (ram[q + 1] << 8) | (ram[q + 2] << 16) | (ram[q + 3] << 24);
+              q += 4;
+            } else {
+              off = r[rm];
+              if (rm === 5) seg = SS;
+            }
+            if (mod === 1) off = (off + ((ram[q++] << 24) >> 24)) | 0;
+            else if (mod === 2) {
+              off = (off + (ram[q] | (ram[q + 1] << 8) | (ram[q + 2] << 16) | (ram[q + 3] << 24))) | 0;
+              q += 4;
+            }
+            const lin = (segBase[seg] + off) | 0;
+            if (op === 0x8b) {
+              if ((off ^ MIN) >= this.segRlo[seg] && ((off + 3) ^ MIN) <= this.segRhi[seg]) {
+                const e = this.tlbR[lin >>> 12];
+                const pa = (e & -4096) | (lin & 4095);
+                if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+                  r[(m >> 3) & 7] = ram32[pa >>> 2];
+                  pc = pc + (q - p);
+                  break;
+                }
+              }
+            } else if ((off ^ MIN) >= this.segWlo[seg] && ((off + 3) ^ MIN) <= this.segWhi[seg]) {
+              const e = this.tlbW[lin >>> 12];
+              const pa = (e & -4096) | (lin & 4095);
+              if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+                ram32[pa >>> 2] = r[(m >> 3) & 7];
+                pc = pc + (q - p);
+                break;
+              }
+            }
+          }
           this.instrEip = pc;
           this.icount = ic;
           this.instrEsp = r[4];
@@ -454,6 +517,19 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             (next + (ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24))) | 0;
           if ((target ^ -0x80000000) > this.csLimitF) break outer;
           if (op === 0xe8) {
+            // PUSH next on a flat 32-bit stack in direct RAM, or the general path.
+            const n = (r[4] - 4) | 0;
+            if (this.ssB && (n ^ MIN) >= this.segWlo[SS] && ((n + 3) ^ MIN) <= this.segWhi[SS]) {
+              const lin = (segBase[SS] + n) | 0;
+              const e = this.tlbW[lin >>> 12];
+              const pa = (e & -4096) | (lin & 4095);
+              if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+                ram32[pa >>> 2] = next;
+                r[4] = n;
+                pc = target;
+                break;
+              }
+            }
             this.instrEip = pc;
             this.icount = ic;
             this.instrEsp = r[4];
@@ -469,26 +545,54 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x54:
         case 0x55:
         case 0x56:
-        case 0x57:
+        case 0x57: {
+          const v = r[op & 7];
+          const n = (r[4] - 4) | 0;
+          if (this.ssB && (n ^ MIN) >= this.segWlo[SS] && ((n + 3) ^ MIN) <= this.segWhi[SS]) {
+            const lin = (segBase[SS] + n) | 0;
+            const e = this.tlbW[lin >>> 12];
+            const pa = (e & -4096) | (lin & 4095);
+            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+              ram32[pa >>> 2] = v;
+              r[4] = n;
+              pc = pc + 1;
+              break;
+            }
+          }
           this.instrEip = pc;
           this.icount = ic;
           this.instrEsp = r[4];
-          this.push32(r[op & 7]);
+          this.push32(v);
           pc = pc + 1;
           break;
+        }
         case 0x58:
         case 0x59:
         case 0x5a:
         case 0x5b:
         case 0x5d:
         case 0x5e:
-        case 0x5f:
+        case 0x5f: {
+          const esp = r[4];
+          if (this.ssB && (esp ^ MIN) >= this.segRlo[SS] && ((esp + 3) ^ MIN) <= this.segRhi[SS]) {
+            const lin = (segBase[SS] + esp) | 0;
+            const e = this.tlbR[lin >>> 12];
+            const pa = (e & -4096) | (lin & 4095);
+            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+              const v = ram32[pa >>> 2];
+              r[4] = (esp + 4) | 0;
+              r[op & 7] = v;
+              pc = pc + 1;
+              break;
+            }
+          }
           this.instrEip = pc;
           this.icount = ic;
           this.instrEsp = r[4];
           r[op & 7] = this.pop32();
           pc = pc + 1;
           break;
+        }
         case 0xb8:
         case 0xb9:
         case 0xba:
@@ -584,6 +688,26 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xa3: {
           // MOV EAX, moffs32 / MOV moffs32, EAX
           const off = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+          const lin = (segBase[DS] + off) | 0;
+          if (op === 0xa1) {
+            if ((off ^ MIN) >= this.segRlo[DS] && ((off + 3) ^ MIN) <= this.segRhi[DS]) {
+              const e = this.tlbR[lin >>> 12];
+              const pa = (e & -4096) | (lin & 4095);
+              if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+                r[0] = ram32[pa >>> 2];
+                pc = pc + 5;
+                break;
+              }
+            }
+          } else if ((off ^ MIN) >= this.segWlo[DS] && ((off + 3) ^ MIN) <= this.segWhi[DS]) {
+            const e = this.tlbW[lin >>> 12];
+            const pa = (e & -4096) | (lin & 4095);
+            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+              ram32[pa >>> 2] = r[0];
+              pc = pc + 5;
+              break;
+            }
+          }
           this.instrEip = pc;
           this.icount = ic;
           this.instrEsp = r[4];
@@ -609,7 +733,54 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           // shift/rotate r32 by imm8
           const m = ram[p + 1];
           if (m < 0xc0) break outer;
-          r[m & 7] = this.shift((m >> 3) & 7, 32, r[m & 7], ram[p + 2]);
+          const k = (m >> 3) & 7;
+          const c = ram[p + 2] & 31;
+          if (k >= 4 && c !== 0) {
+            // SHL SHR SAL SAR: CF and OF from the shift, AF = 0, the rest from the result
+            const v = r[m & 7];
+            let res: number;
+            let f: number;
+            if (k === 5) {
+              res = (v >>> c) | 0;
+              f = ((v >>> (c - 1)) & 1) | ((v >>> 31) & 1 ? OF : 0);
+            } else if (k === 7) {
+              res = v >> c;
+              f = (v >> (c - 1)) & 1;
+            } else {
+              res = v << c;
+              const cf = (v >>> (32 - c)) & 1;
+              f = cf | (((res >>> 31) & 1) ^ cf ? OF : 0);
+            }
+            r[m & 7] = res;
+            this.flagsv = (this.flagsv & ~(CF | OF | AF)) | f;
+            this.lop = LF_RES;
+            this.lsz = 32;
+            this.lmask = -1;
+            this.lres = res;
+            pc = pc + 3;
+            break;
+          }
+          if (k <= 1 && c !== 0) {
+            // ROL ROR: only CF and OF change
+            const v = r[m & 7];
+            let res: number;
+            let cf: number;
+            let of: number;
+            if (k === 0) {
+              res = (v << c) | (v >>> (32 - c));
+              cf = res & 1;
+              of = ((res >>> 31) & 1) ^ cf;
+            } else {
+              res = (v >>> c) | (v << (32 - c));
+              cf = (res >>> 31) & 1;
+              of = cf ^ ((res >>> 30) & 1);
+            }
+            r[m & 7] = res;
+            this.replaceCfOf(cf, of ? OF : 0);
+            pc = pc + 3;
+            break;
+          }
+          r[m & 7] = this.shift(k, 32, r[m & 7], ram[p + 2]);
           pc = pc + 3;
           break;
         }
@@ -632,9 +803,16 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             op === 0x6b
               ? (ram[p + 2] << 24) >> 24
               : ram[p + 2] | (ram[p + 3] << 8) | (ram[p + 4] << 16) | (ram[p + 5] << 24);
-          const lo = this.imul32(r[m & 7], imm);
+          const a = r[m & 7];
+          const lo = Math.imul(a, imm);
           r[(m >> 3) & 7] = lo;
-          this.setMulFlags(32, lo, this.mulHi !== lo >> 31);
+          // CF = OF = the product does not fit 32 bits: the double product is exact when it
+          // does and at least 2^31 in magnitude when it does not.
+          this.flagsv = (this.flagsv & ~(CF | OF | AF)) | (a * imm !== lo ? CF | OF : 0);
+          this.lop = LF_RES;
+          this.lsz = 32;
+          this.lmask = -1;
+          this.lres = lo;
           pc = pc + (op === 0x6b ? 3 : 6);
           break;
         }
@@ -683,6 +861,20 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           break outer;
         }
         case 0xc3: {
+          const esp = r[4];
+          if (this.ssB && (esp ^ MIN) >= this.segRlo[SS] && ((esp + 3) ^ MIN) <= this.segRhi[SS]) {
+            const lin = (segBase[SS] + esp) | 0;
+            const e = this.tlbR[lin >>> 12];
+            const pa = (e & -4096) | (lin & 4095);
+            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+              const v = ram32[pa >>> 2];
+              if ((v ^ MIN) <= this.csLimitF) {
+                r[4] = (esp + 4) | 0;
+                pc = v;
+                break;
+              }
+            }
+          }
           this.instrEip = pc;
           this.icount = ic;
           this.instrEsp = r[4];
