@@ -1119,6 +1119,7 @@ function simpleGroup(): FormGroup {
     [[0x9f], "LAHF", { read: SF | ZF | AF | PF | CF, written: 0, undef: 0 }],
     [[0x9e], "SAHF", { read: 0, written: SF | ZF | AF | PF | CF, undef: 0 }],
     [[0x90], "NOP", NONE],
+    [[0x9b], "WAIT", NONE], // no x87 state, CR0.TS/MP clear on both sides: a no-op
   ];
   return {
     name: "simple",
