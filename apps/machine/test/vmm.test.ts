@@ -68,11 +68,6 @@ const KNOWN_DIFFERENCES: Record<string, { reason: string; bareLine: RegExp }> = 
     reason: "real-mode guest code does not run under the monitor yet (it ends with a clear report)",
     bareLine: /^in real mode:/,
   },
-  privilege: {
-    reason:
-      "ring compression: at CPL 3 the machine loads guest descriptors whose DPL was raised to 3, so a guest user's load of a kernel data segment does not fault",
-    bareLine: /^vector 0D error 00000010$/,
-  },
   segments: {
     reason: "ring compression: an RPL 3 selector for a DPL 0 descriptor loads, where bare it faults",
     bareLine: /^RPL 3 > DPL 0 into ES: +vector 0D error 00000010$/,

@@ -36,6 +36,7 @@ import {
   type StubCounters,
   StubOffset,
   stubImage,
+  userDescriptor,
 } from "@pagurus/vmm-stub";
 import { FrameAllocator } from "./frames.js";
 import { rescanSlots, scanGuestSpace } from "./guest-space.js";
@@ -706,6 +707,10 @@ export class Monitor {
     const [lo, hi] = guest === null ? [0, 0] : compressDescriptor(guest[0], guest[1], 3);
     this.writeStub(gdtSlotOffset(index), lo);
     this.writeStub(gdtSlotOffset(index) + 4, hi);
+    // The guest user's GDT keeps the guest's own DPLs: its loads of kernel segments fault.
+    const [ulo, uhi] = guest === null ? [0, 0] : userDescriptor(guest[0], guest[1]);
+    this.writeStub(gdtSlotOffset(index, true), ulo);
+    this.writeStub(gdtSlotOffset(index, true) + 4, uhi);
     this.slotGuest[index] = guest === null || (lo === 0 && hi === 0) ? null : guest;
   }
 

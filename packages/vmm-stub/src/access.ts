@@ -64,10 +64,22 @@ export function compressDescriptor(low: number, high: number, guestRpl: number):
 /** In a stub GDT slot's high dword: the guest's DPL was below 3 (see {@link compressDescriptor}). */
 export const KERNEL_ONLY_BIT = 1 << 20;
 
-/** Stub-relative offset of GDT slot `index` (a guest selector's index, `selector >> 3`). */
-export function gdtSlotOffset(index: number): number {
+/**
+ * Stub-relative offset of GDT slot `index` (a guest selector's index, `selector >> 3`) in the
+ * guest kernel's GDT, or with `user` in the guest user's.
+ */
+export function gdtSlotOffset(index: number, user = false): number {
   if (!Number.isInteger(index) || index < 0 || index >= GUEST_GDT_SLOTS) {
     throw new RangeError(`GDT slot ${index} is not one of the guest's 0..${GUEST_GDT_SLOTS - 1}`);
   }
-  return StubOffset.gdt + index * 8;
+  return (user ? StubOffset.gdtUser : StubOffset.gdt) + index * 8;
+}
+
+/**
+ * The descriptor for the guest user's GDT: the guest's own, DPL unchanged, so that loads of
+ * the guest kernel's segments from guest user mode fault as they do bare. System descriptors
+ * are null, as in {@link compressDescriptor}.
+ */
+export function userDescriptor(low: number, high: number): [number, number] {
+  return ((high >>> 12) & 1) === 0 ? [0, 0] : [low >>> 0, high >>> 0];
 }

@@ -10,6 +10,7 @@ export {
   gdtSlotOffset,
   KERNEL_ONLY_BIT,
   readFrame,
+  userDescriptor,
   writeFrame,
 } from "./access.js";
 export { decodeBase64, stubImage } from "./image.js";

@@ -32,18 +32,20 @@ export const StubOffset = {
   idt: 0x2000,
   /** The stub's 32-bit TSS (SDM Vol. 3A, 7.2.1), 104 bytes, in the IDT's page. */
   tss: 0x2800,
-  /** The GDT, {@link GDT_ENTRIES} descriptors. */
+  /** The guest kernel's GDT, {@link GDT_ENTRIES} descriptors: guest slots with DPL raised to 3. */
   gdt: 0x3000,
+  /** The guest user's GDT: the same slots with the guest's own DPLs, the same monitor descriptors. */
+  gdtUser: 0x3800,
   /** The data page: {@link DataField} and counters, then the stub's stack. */
   data: 0x4000,
   /** Where the trap code starts (every entry stub jumps here). */
-  commonEntry: 0xfc,
+  commonEntry: 0x108,
   /** The host-call `OUT DX, EAX` (claim 8): EIP is this while vmm-core runs. */
-  hostCall: 0x790,
+  hostCall: 0x7b3,
   /** The instruction after the host call. */
-  hostReturn: 0x791,
+  hostReturn: 0x7b4,
   /** The path back to the guest (pending virtual interrupt, guest CR3, IRET). */
-  resume: 0x70b,
+  resume: 0x72e,
   /** The saved guest state frame, {@link FrameField}: always here for a trap from the guest. */
   frame: 0x4fb4,
   /** TSS.ESP0: the top of the stub's stack (relative to SS0 = the monitor's data segment). */
@@ -54,25 +56,25 @@ export const ENTRY_SIZE = 16;
 export const TSS_SIZE = 104;
 export const IDT_ENTRIES = 256;
 export const IDT_LIMIT = IDT_ENTRIES * 8 - 1;
-export const GDT_ENTRIES = 512;
+export const GDT_ENTRIES = 256;
 export const GDT_LIMIT = GDT_ENTRIES * 8 - 1;
 /**
  * GDT slots 0 .. GUEST_GDT_SLOTS-1 are the guest's: the core copies guest descriptor i to slot i
  * with compressed privilege (DPL 0 -> the ring the guest kernel runs in), so guest selectors
  * work unchanged. A guest GDT with more entries needs the core to emulate the rest.
  */
-export const GUEST_GDT_SLOTS = 504;
+export const GUEST_GDT_SLOTS = 252;
 
 /** The monitor's own selectors (ring 0, after the guest's slots). */
 export const Selector = {
   /** Code, base = stub base, limit = stub size: the IDT gates' CS. */
-  monitorCode: 0xfc0,
+  monitorCode: 0x7e0,
   /** Data and stack, base = stub base: DS and SS0 of the stub. */
-  monitorData: 0xfc8,
+  monitorData: 0x7e8,
   /** Flat data, base 0, 4 GiB: how the stub reaches guest memory. Never rebased. */
-  monitorFlat: 0xfd0,
+  monitorFlat: 0x7f0,
   /** The stub's TSS, base = stub base + {@link StubOffset.tss}: load TR with it. */
-  monitorTss: 0xfd8,
+  monitorTss: 0x7f8,
 } as const;
 
 /** The selectors whose descriptor base is the stub's (they move with it). */
@@ -162,6 +164,13 @@ export const DataField = {
    * leaves STI to the core, which runs it and the instruction in its shadow on the virtual CPU.
    */
   irqWaiting: 0x40ac,
+  /**
+   * core: the LGDT operands (limit word, base dword) of the guest kernel's and the guest
+   * user's GDT; the stub loads the one for the guest's virtual CPL on every way back. Their
+   * bases are rewritten when the stub moves ({@link relocate}).
+   */
+  gdtrKernel: 0x40b0,
+  gdtrUser: 0x40b8,
   /** core: 256 bits; bit v set = the stub reflects vector v to the guest itself (claim 7). */
   reflectBitmap: 0x4100,
   /** 256 dwords: stub-handled traps per vector. */
@@ -298,9 +307,10 @@ export const STUB_HEADER: readonly (readonly [string, number])[] = Object.freeze
       "touchFaultError",
       "touchFaultCr2",
       "irqWaiting",
-      "reflectBitmap",
-      "stubCount",
-      "coreCount",
     ] as const
   ).map((name): readonly [string, number] => [`data.${name}`, DataField[name]]),
+  ["gdtUser", StubOffset.gdtUser],
+  ...(["gdtrKernel", "gdtrUser", "reflectBitmap", "stubCount", "coreCount"] as const).map(
+    (name): readonly [string, number] => [`data.${name}`, DataField[name]],
+  ),
 ]);

@@ -22,10 +22,11 @@ export interface StubWrite {
 export interface StubRelocation {
   base: number;
   /**
-   * Data writes into the stub's own frames: the base of the three stub-based descriptors
-   * (monitor code, monitor data, TSS; base bytes only, so a busy TSS stays busy) and the data
-   * page's `stubBase`. Ten writes, whatever the size of the stub's code: a move remaps, it
-   * never copies or patches code (IDT gate offsets and TSS.ESP0 are stub-relative and stay).
+   * Data writes into the stub's own frames: the base of the three stub-based descriptors in
+   * both GDTs (monitor code, monitor data, TSS; base bytes only, so a busy TSS stays busy),
+   * the bases of the two LGDT operands, and the data page's `stubBase`. Twenty-one writes,
+   * whatever the size of the stub's code: a move remaps, it never copies or patches code (IDT
+   * gate offsets and TSS.ESP0 are stub-relative and stay).
    */
   writes: StubWrite[];
   /** The CPU's GDTR and IDTR for the new base (they point into the stub). */
@@ -51,8 +52,8 @@ export function descriptorBaseFor(selector: number, stubBase: number): number {
   return (stubBase + (selector === Selector.monitorTss ? StubOffset.tss : 0)) >>> 0;
 }
 
-function baseWrites(selector: number, base: number): StubWrite[] {
-  const d = StubOffset.gdt + selector;
+function baseWrites(gdt: number, selector: number, base: number): StubWrite[] {
+  const d = gdt + selector;
   // Descriptor bytes 2-3 base 15..0, byte 4 base 23..16, byte 7 base 31..24 (SDM Vol. 3A, 3.4.5).
   return [
     { offset: d + 2, size: 2, value: base & 0xffff },
@@ -69,7 +70,12 @@ function baseWrites(selector: number, base: number): StubWrite[] {
  */
 export function relocate(base: number): StubRelocation {
   checkBase(base);
-  const writes = REBASED_SELECTORS.flatMap((sel) => baseWrites(sel, descriptorBaseFor(sel, base)));
+  // Both GDTs hold the monitor's descriptors; the LGDT operands the stub uses point at them.
+  const writes = [StubOffset.gdt, StubOffset.gdtUser].flatMap((gdt) =>
+    REBASED_SELECTORS.flatMap((sel) => baseWrites(gdt, sel, descriptorBaseFor(sel, base))),
+  );
+  writes.push({ offset: DataField.gdtrKernel + 2, size: 4, value: (base + StubOffset.gdt) >>> 0 });
+  writes.push({ offset: DataField.gdtrUser + 2, size: 4, value: (base + StubOffset.gdtUser) >>> 0 });
   writes.push({ offset: DataField.stubBase, size: 4, value: base >>> 0 });
   return {
     base,

@@ -40,17 +40,18 @@ ENTRY_SIZE      equ 16
 IDT_OFFSET      equ 0x2000          ; 256 gates (SDM 6.11)
 TSS_OFFSET      equ 0x2800          ; 32-bit TSS (SDM 7.2.1), same page as the IDT
 TSS_SIZE        equ 104
-GDT_OFFSET      equ 0x3000          ; 512 descriptors
-GDT_ENTRIES     equ 512
+GDT_OFFSET      equ 0x3000          ; the guest kernel's GDT: 256 descriptors
+GDT_USER_OFFSET equ 0x3800          ; the guest user's GDT: 256 descriptors
+GDT_ENTRIES     equ 256
 DATA_OFFSET     equ 0x4000          ; data page
 
 ; GDT: slots 0..503 belong to the guest (the core copies the guest's descriptors there with
 ; compressed privilege, DPL 0 -> guest_rpl), 504.. to the monitor.
-GUEST_GDT_SLOTS equ 504
-SEL_MON_CODE    equ 504 * 8         ; 0xFC0: code, base = stub base, DPL 0
-SEL_MON_DATA    equ 505 * 8         ; 0xFC8: data/stack, base = stub base, DPL 0
-SEL_MON_FLAT    equ 506 * 8         ; 0xFD0: data, base 0, limit 4 GiB, DPL 0 (guest memory)
-SEL_MON_TSS     equ 507 * 8         ; 0xFD8: the stub's TSS, base = stub base + TSS_OFFSET
+GUEST_GDT_SLOTS equ 252
+SEL_MON_CODE    equ 252 * 8         ; 0x7E0: code, base = stub base, DPL 0
+SEL_MON_DATA    equ 253 * 8         ; 0x7E8: data/stack, base = stub base, DPL 0
+SEL_MON_FLAT    equ 254 * 8         ; 0x7F0: data, base 0, limit 4 GiB, DPL 0 (guest memory)
+SEL_MON_TSS     equ 255 * 8         ; 0x7F8: the stub's TSS, base = stub base + TSS_OFFSET
 
 ; EFLAGS bits (SDM Vol. 1, 3.4.3).
 EFL_TF          equ 0x100
@@ -131,6 +132,8 @@ D_TOUCH_FAULT_VECTOR equ DATA_OFFSET + 0xA0 ; the fault that ended the last gues
 D_TOUCH_FAULT_ERROR  equ DATA_OFFSET + 0xA4 ; (EXIT_ABORTED, EXIT_DELIVERY_FAILED): vector,
 D_TOUCH_FAULT_CR2    equ DATA_OFFSET + 0xA8 ; error code, CR2
 D_IRQ_WAITING        equ DATA_OFFSET + 0xAC ; core: the guest's interrupt controller has a request
+D_GDTR_KERNEL        equ DATA_OFFSET + 0xB0 ; LGDT operands (limit word, base dword) of the two
+D_GDTR_USER          equ DATA_OFFSET + 0xB8 ; GDTs: rewritten by the core when the stub moves
 D_R_ERROR           equ DATA_OFFSET + 0x80
 D_R_FLAGS           equ DATA_OFFSET + 0x84
 D_R_NEW_EIP         equ DATA_OFFSET + 0x88
@@ -209,6 +212,7 @@ header:
     dd D_STUB_HANDLED, D_CORE_HANDLED, D_WORLD_SWITCHES, D_REFLECT_ABORTS, D_VIRQ_DELIVERED
     dd D_STUB_FAULTS, D_STUB_FAULT_VECTOR, D_STUB_FAULT_EIP, D_FAULT_CR2, D_PHASE, D_DELIVER_VECTOR
     dd D_NO_GUEST_TOUCH, D_TOUCH_FAULT_VECTOR, D_TOUCH_FAULT_ERROR, D_TOUCH_FAULT_CR2, D_IRQ_WAITING
+    dd GDT_USER_OFFSET, D_GDTR_KERNEL, D_GDTR_USER
     dd D_REFLECT_BITMAP, D_STUB_COUNT, D_CORE_COUNT
 header_end:
 
@@ -522,10 +526,17 @@ load_cr3:
     ret
 
 ; The guest's shadow page directory for its current virtual CPL.
+; Also the GDT for that CPL: the guest user's holds the guest's descriptors with their own
+; DPLs, so that a guest user's load of a kernel segment faults as it does bare; the guest
+; kernel's holds them with DPL raised to 3, the ring it really runs in (claim 6).
 load_guest_cr3:
-    mov eax, [D_SHADOW_CR3_KERNEL]
     cmp dword [D_VCPL], 0
-    je load_cr3
+    jne .user
+    lgdt [D_GDTR_KERNEL]
+    mov eax, [D_SHADOW_CR3_KERNEL]
+    jmp load_cr3
+.user:
+    lgdt [D_GDTR_USER]
     mov eax, [D_SHADOW_CR3_USER]
     jmp load_cr3
 
@@ -551,6 +562,7 @@ reflect:
     push eax
     mov eax, [D_SHADOW_CR3_KERNEL] ; the handler runs in the guest kernel's view
     call load_cr3
+    lgdt [D_GDTR_KERNEL]        ; and with the guest kernel's descriptors (its SS below)
     pop eax
     mov dword [D_GUEST_TOUCH], 1
     mov esi, [es:edi]           ; selector 31..16, offset 15..0
@@ -833,11 +845,11 @@ tss:
     times GDT_OFFSET - ($ - $$) db 0
 
 ; ---------------------------------------------------------------------------------------
-; Page 3: the GDT. Guest slots first (null, filled by the core), then the monitor's.
-; Stub-based descriptors hold base 0 / TSS_OFFSET in the image: the core applies the
-; relocation writes for the real base before first use (the package's `relocate`).
-gdt:
-    times GUEST_GDT_SLOTS dq 0
+; Page 3: the two GDTs, the guest kernel's and the guest user's. Guest slots first (null,
+; filled by the core), then the monitor's, the same in both. Stub-based descriptors hold base
+; 0 / TSS_OFFSET in the image: the core applies the relocation writes for the real base
+; before first use (the package's `relocate`).
+%macro monitor_descriptors 0
     ; SEL_MON_CODE: base = stub, limit STUB_SIZE-1 (byte granular), 32-bit code exec/read, DPL 0
     dw STUB_SIZE - 1, 0
     db 0, 0x9B, 0x40, 0
@@ -850,7 +862,13 @@ gdt:
     ; SEL_MON_TSS: base = stub + TSS_OFFSET, limit 103, 32-bit available TSS, DPL 0
     dw TSS_SIZE - 1, TSS_OFFSET
     db 0, 0x89, 0x00, 0
-    times GDT_ENTRIES - GUEST_GDT_SLOTS - 4 dq 0
+%endmacro
+gdt:
+    times GUEST_GDT_SLOTS dq 0
+    monitor_descriptors
+gdt_user:
+    times GUEST_GDT_SLOTS dq 0
+    monitor_descriptors
 
 ; ---------------------------------------------------------------------------------------
 ; Page 4: the data page (fields D_*), then the stub's stack up to STACK_TOP.
@@ -861,6 +879,12 @@ data:
     dd 3                        ; D_GUEST_RPL: the guest kernel runs at CPL 3 (DESIGN.md 4)
     dd 0                        ; D_VFLAGS
     dd -1                       ; D_PENDING_VECTOR
+    times D_GDTR_KERNEL - ($ - $$) db 0
+    dw GDT_ENTRIES * 8 - 1      ; D_GDTR_KERNEL: base = stub + GDT_OFFSET (the core writes it)
+    dd GDT_OFFSET
+    dw 0
+    dw GDT_ENTRIES * 8 - 1      ; D_GDTR_USER: base = stub + GDT_USER_OFFSET
+    dd GDT_USER_OFFSET
     times D_REFLECT_BITMAP - ($ - $$) db 0
     ; Reflected by the stub by default: #DE, #BP, #OF, #BR, #UD, #NM, #MF, #AC, #XM and every
     ; INT n >= 32. The core's: #DB, NMI, #DF, #TS, #NP, #SS, #GP, #PF, #MC and reserved ones.

@@ -25,6 +25,7 @@ import {
   STUB_SIZE,
   StubOffset,
   stubImage,
+  userDescriptor,
 } from "../src/index.js";
 
 const RAM = 8 << 20;
@@ -132,6 +133,10 @@ describe("the stub on Ia32Cpu with paging", () => {
       const [lo, hi] = compressDescriptor(0x0000ffff, 0x00cf0000 | (access << 8), 3);
       w32(STUB_FRAMES + gdtSlotOffset(i), lo);
       w32(STUB_FRAMES + gdtSlotOffset(i) + 4, hi);
+      // and the guest user's GDT: the guest's own descriptor, DPL unchanged
+      const [ulo, uhi] = userDescriptor(0x0000ffff, 0x00cf0000 | (access << 8));
+      w32(STUB_FRAMES + gdtSlotOffset(i, true), ulo);
+      w32(STUB_FRAMES + gdtSlotOffset(i, true) + 4, uhi);
     };
     slot(1, 0x9b);
     slot(2, 0x93);

@@ -29,6 +29,7 @@ import {
   STUB_SIZE,
   StubOffset,
   stubImage,
+  userDescriptor,
 } from "../src/index.js";
 
 const RAM = 4 << 20;
@@ -116,6 +117,10 @@ function world(base: number, code: Record<number, number[]>, virtualizationAssis
     const [lo, hi] = compressDescriptor(0x0000ffff, 0x00cf0000 | (access << 8), 3);
     w32(base + gdtSlotOffset(i), lo);
     w32(base + gdtSlotOffset(i) + 4, hi);
+    // and the guest user's GDT: the guest's own descriptor, DPL unchanged
+    const [ulo, uhi] = userDescriptor(0x0000ffff, 0x00cf0000 | (access << 8));
+    w32(base + gdtSlotOffset(i, true), ulo);
+    w32(base + gdtSlotOffset(i, true) + 4, uhi);
   };
   slot(1, 0x9b); // guest kernel code 0x08
   slot(2, 0x93); // guest kernel data 0x10
