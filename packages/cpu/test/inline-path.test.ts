@@ -1,0 +1,152 @@
+import { Eflags, Exception, Reg, Seg } from "@pagurus/spec";
+import { describe, expect, it } from "vitest";
+import { SEL, sysCpu } from "./helpers.js";
+
+/*
+ * The run loop's inline path (runInline) touches the stack and aligned dwords of direct RAM
+ * itself; these check that every case it does not take (unaligned, not direct RAM, a failing
+ * segment check, a far target) falls back to the general path with the same result and
+ * precise faults, and that its shift, rotate and IMUL flags are right.
+ */
+
+const ARITH = Eflags.CF | Eflags.PF | Eflags.ZF | Eflags.SF | Eflags.OF;
+
+/** The #GP frame at CPL 0 (error code, EIP, CS, EFLAGS) on top of the stack. */
+function gpFrame(s: ReturnType<typeof sysCpu>) {
+  const esp = s.cpu.getReg(Reg.ESP);
+  return { esp, code: s.mem.r32(esp), eip: s.mem.r32(esp + 4), cs: s.mem.r32(esp + 8) & 0xffff };
+}
+
+describe("inline path: stack and memory fast paths fall back correctly", () => {
+  it("PUSH/POP/CALL/RET with an unaligned ESP", () => {
+    const s = sysCpu(
+      `mov esp, 0x8002
+       mov eax, 0x11223344
+       push eax
+       pop ebx
+       call f
+       hlt
+    f: mov ecx, [esp]
+       ret`,
+    );
+    expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+    expect(s.cpu.getReg(Reg.EBX)).toBe(0x11223344);
+    expect(s.mem.r32(0x8002 - 4)).toBe(s.cpu.getReg(Reg.ECX));
+    expect(s.cpu.getReg(Reg.ECX)).toBe(s.sym("f") - 1); // the return address: the HLT
+    expect(s.cpu.getReg(Reg.ESP)).toBe(0x8002);
+  });
+
+  it("PUSH and MOV m32 to a page that is not direct RAM go through the bus", () => {
+    const s = sysCpu(
+      `mov eax, 0xcafef00d
+       push eax
+       mov [0x6000], eax
+       mov ebx, [0x6000]
+       pop ecx
+       hlt`,
+    );
+    s.mem.fastPath.direct[7] = 0; // the stack page
+    s.mem.fastPath.direct[6] = 0;
+    s.cpu.flushTlb();
+    expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+    expect(s.mem.r32(0x8000 - 4)).toBe(0xcafef00d);
+    expect(s.mem.r32(0x6000)).toBe(0xcafef00d);
+    expect(s.cpu.getReg(Reg.EBX)).toBe(0xcafef00d);
+    expect(s.cpu.getReg(Reg.ECX)).toBe(0xcafef00d);
+  });
+
+  it("RET to a target beyond the CS limit is #GP(0) at the RET with ESP unchanged", () => {
+    const s = sysCpu(
+      `push 0x5000
+    fault: ret
+       hlt
+    h: hlt`,
+      { [Exception.GP]: { label: "h" } },
+    );
+    s.cpu.setSegment(Seg.CS, { selector: SEL.code0, base: 0, limit: 0x1fff, access: 0x409b });
+    expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+    const f = gpFrame(s);
+    expect(f.code).toBe(0);
+    expect(f.eip).toBe(s.sym("fault"));
+    expect(f.esp).toBe(0x8000 - 4 - 16); // the pushed target is still there under the frame
+    expect(s.mem.r32(0x8000 - 4)).toBe(0x5000);
+  });
+
+  it("MOV m32, r32 through a read-only DS is #GP(0) and writes nothing", () => {
+    const s = sysCpu(
+      `mov eax, 0x12345678
+       mov esi, 0x6000
+       mov ebx, 2
+    fault: mov [esi + ebx*4 + 8], eax
+       hlt
+    h: hlt`,
+      { [Exception.GP]: { label: "h" } },
+    );
+    s.cpu.setSegment(Seg.DS, { selector: SEL.data0, base: 0, limit: 0xffffffff, access: 0xc091 });
+    expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+    expect(gpFrame(s).eip).toBe(s.sym("fault"));
+    expect(s.mem.r32(0x6010)).toBe(0);
+  });
+
+  it("MOV r32, m32 and MOV EAX, moffs beyond the DS limit are #GP(0)", () => {
+    for (const insn of ["mov ecx, [0x10000]", "mov eax, [0xfffe]"]) {
+      const s = sysCpu(
+        `mov ecx, 7
+      fault: ${insn}
+         hlt
+      h: hlt`,
+        { [Exception.GP]: { label: "h" } },
+      );
+      s.cpu.setSegment(Seg.DS, { selector: SEL.data0, base: 0, limit: 0xffff, access: 0x0093 });
+      expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+      expect(gpFrame(s).eip).toBe(s.sym("fault"));
+      expect(s.cpu.getReg(Reg.ECX)).toBe(7);
+    }
+  });
+
+  it("MOV through a DS with a base reads and writes base + offset", () => {
+    const s = sysCpu(
+      `mov eax, 0xa5a5a5a5
+       mov [0x100], eax
+       mov edx, 0x40
+       mov ebx, [edx*2 + 0x80]
+       hlt`,
+    );
+    s.cpu.setSegment(Seg.DS, { selector: SEL.data0, base: 0x6000, limit: 0xffff, access: 0x4093 });
+    expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+    expect(s.mem.r32(0x6100)).toBe(0xa5a5a5a5);
+    expect(s.cpu.getReg(Reg.EBX)).toBe(0xa5a5a5a5);
+  });
+});
+
+describe("inline path: flags of shifts, rotates and IMUL imm", () => {
+  const cases: [string, string, number, number][] = [
+    // [setup, instruction, EAX after, arithmetic flags after]
+    ["mov eax, 0x80000001", "shl eax, 1", 2, Eflags.CF | Eflags.OF],
+    ["mov eax, 0x80000001", "shl eax, 4", 0x10, 0],
+    ["mov eax, 0x80000003", "shr eax, 1", 0x40000001, Eflags.CF | Eflags.OF],
+    ["mov eax, 0x80000000", "sar eax, 31", 0xffffffff, Eflags.PF | Eflags.SF],
+    ["mov eax, 0x40000000", "sar eax, 31", 0, Eflags.CF | Eflags.PF | Eflags.ZF],
+    ["xor ebx, ebx\nmov eax, 0x40000000", "rol eax, 1", 0x80000000, Eflags.PF | Eflags.ZF | Eflags.OF],
+    ["or ebx, -1\nmov eax, 1", "ror eax, 1", 0x80000000, Eflags.PF | Eflags.SF | Eflags.CF | Eflags.OF],
+    ["mov eax, 0x80000000\nadd eax, eax", "rol eax, 5", 0, Eflags.PF | Eflags.ZF],
+    [
+      "mov eax, 0x10000000\nadd eax, 0x70000000",
+      "rol eax, 1",
+      1,
+      Eflags.SF | Eflags.PF | Eflags.CF | Eflags.OF,
+    ],
+    ["mov ecx, 0x10000", "imul eax, ecx, 0x10000", 0, Eflags.CF | Eflags.OF | Eflags.PF | Eflags.ZF],
+    ["mov ecx, -2", "imul eax, ecx, 0x40000000", 0x80000000, Eflags.PF | Eflags.SF],
+    ["mov ecx, 2", "imul eax, ecx, 0x40000000", 0x80000000, Eflags.CF | Eflags.OF | Eflags.PF | Eflags.SF],
+    ["mov ecx, -3", "imul eax, ecx, -5", 15, Eflags.PF],
+  ];
+  for (const [setup, insn, eax, flags] of cases) {
+    it(`${setup.replace("\n", "; ")}; ${insn}`, () => {
+      const s = sysCpu(`${setup}\n${insn}\nhlt`);
+      expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+      expect(s.cpu.getReg(Reg.EAX)).toBe(eax);
+      expect(s.cpu.eflags & ARITH).toBe(flags);
+    });
+  }
+});
