@@ -1,19 +1,5 @@
 import { Exception } from "@pagurus/spec";
-import {
-  ABORT,
-  CF,
-  DF,
-  DS,
-  ES,
-  LF_ADC,
-  LF_ADD,
-  LF_DEC,
-  LF_INC,
-  LF_LOGIC,
-  LF_SBB,
-  LF_SUB,
-  OF,
-} from "./core.js";
+import { ABORT, DF } from "./core.js";
 import { SystemCpu } from "./system.js";
 
 /*
@@ -21,8 +7,6 @@ import { SystemCpu } from "./system.js";
  * multiply and divide, near-jump and software-interrupt helpers, and the string
  * instructions in both address sizes (Intel SDM Vol. 1, chapter 7; Vol. 2 per instruction).
  */
-
-const MIN = -0x80000000;
 
 function signExtend8(v: number): number {
   return (v << 24) >> 24;
@@ -57,35 +41,35 @@ export class Arithmetic extends SystemCpu {
     switch (op) {
       case 0:
         r = (a + b) | 0;
-        this.setLazy(LF_ADD, size, r, a, b);
+        this.setLazy(/* LF_ADD */ 1, size, r, a, b);
         break;
       case 1:
         r = a | b;
-        this.setLazy(LF_LOGIC, size, r, 0, 0);
+        this.setLazy(/* LF_LOGIC */ 5, size, r, 0, 0);
         break;
       case 2: {
         const c = this.getCF();
         r = (a + b + c) | 0;
-        this.setLazy(c ? LF_ADC : LF_ADD, size, r, a, b);
+        this.setLazy(c ? /* LF_ADC */ 2 : /* LF_ADD */ 1, size, r, a, b);
         break;
       }
       case 3: {
         const c = this.getCF();
         r = (a - b - c) | 0;
-        this.setLazy(c ? LF_SBB : LF_SUB, size, r, a, b);
+        this.setLazy(c ? /* LF_SBB */ 4 : /* LF_SUB */ 3, size, r, a, b);
         break;
       }
       case 4:
         r = a & b;
-        this.setLazy(LF_LOGIC, size, r, 0, 0);
+        this.setLazy(/* LF_LOGIC */ 5, size, r, 0, 0);
         break;
       case 6:
         r = a ^ b;
-        this.setLazy(LF_LOGIC, size, r, 0, 0);
+        this.setLazy(/* LF_LOGIC */ 5, size, r, 0, 0);
         break;
       default:
         r = (a - b) | 0;
-        this.setLazy(LF_SUB, size, r, a, b);
+        this.setLazy(/* LF_SUB */ 3, size, r, a, b);
         break;
     }
     return r;
@@ -94,14 +78,14 @@ export class Arithmetic extends SystemCpu {
   inc(size: number, v: number): number {
     this.keepCF();
     const r = (v + 1) | 0;
-    this.setLazy(LF_INC, size, r, v, 1);
+    this.setLazy(/* LF_INC */ 6, size, r, v, 1);
     return r;
   }
 
   dec(size: number, v: number): number {
     this.keepCF();
     const r = (v - 1) | 0;
-    this.setLazy(LF_DEC, size, r, v, 1);
+    this.setLazy(/* LF_DEC */ 7, size, r, v, 1);
     return r;
   }
 
@@ -172,12 +156,12 @@ export class Arithmetic extends SystemCpu {
           r = (v << count) & mask;
           cf = count <= size ? (v >>> (size - count)) & 1 : 0;
         }
-        this.setResFlags(size, r, cf | ((((r >>> top) & 1) ^ cf) !== 0 ? OF : 0));
+        this.setResFlags(size, r, cf | ((((r >>> top) & 1) ^ cf) !== 0 ? /* OF */ 0x800 : 0));
         return r & mask;
       case 5:
         r = v >>> count;
         cf = (v >>> (count - 1)) & 1;
-        this.setResFlags(size, r, cf | ((v >>> top) & 1 ? OF : 0));
+        this.setResFlags(size, r, cf | ((v >>> top) & 1 ? /* OF */ 0x800 : 0));
         return r & mask;
       default: {
         const sv = size === 32 ? v : size === 16 ? signExtend16(v) : signExtend8(v);
@@ -191,7 +175,7 @@ export class Arithmetic extends SystemCpu {
 
   /** Rotates change only CF and OF; the other flags keep their values. */
   setCfOf(cf: number, of: number): void {
-    this.replaceCfOf(cf, of ? OF : 0);
+    this.replaceCfOf(cf, of ? /* OF */ 0x800 : 0);
   }
 
   /** SHLD/SHRD (SDM "SHLD", "SHRD"). */
@@ -231,7 +215,7 @@ export class Arithmetic extends SystemCpu {
       r &= 0xffff;
     }
     const top = size - 1;
-    this.setResFlags(size, r, cf | ((((r ^ dst) >>> top) & 1) !== 0 ? OF : 0));
+    this.setResFlags(size, r, cf | ((((r ^ dst) >>> top) & 1) !== 0 ? /* OF */ 0x800 : 0));
     return r;
   }
 
@@ -263,7 +247,7 @@ export class Arithmetic extends SystemCpu {
 
   /** IMUL's flags: CF = OF = the product does not fit the destination. */
   setMulFlags(size: number, lo: number, overflow: boolean): void {
-    this.setResFlags(size, lo, overflow ? CF | OF : 0);
+    this.setResFlags(size, lo, overflow ? /* CF */ 0x1 | /* OF */ 0x800 : 0);
   }
 
   /** F6/F7 /4../7: MUL IMUL DIV IDIV with the accumulator. */
@@ -416,7 +400,7 @@ export class Arithmetic extends SystemCpu {
   /** Near jump: the target must be within the CS limit (#GP(0) otherwise). */
   jumpNear(target: number): void {
     if (!this.os32) target &= 0xffff;
-    if ((target ^ MIN) > this.csLimitF) this.gp(0);
+    if ((target ^ /* MIN */ -0x80000000) > this.csLimitF) this.gp(0);
     this.pc = target;
   }
 
@@ -475,7 +459,7 @@ export class Arithmetic extends SystemCpu {
    * Each iteration updates the registers, so a fault in the middle restarts correctly.
    */
   stringOp(op: number, size: number, rep: number): void {
-    const seg = this.segOvr >= 0 ? this.segOvr : DS;
+    const seg = this.segOvr >= 0 ? this.segOvr : /* DS */ 3;
     const delta = this.stringStep(size);
     const bits = size * 8;
     if (rep !== 0 && this.counter() === 0) return;
@@ -491,24 +475,24 @@ export class Arithmetic extends SystemCpu {
         case 0xa4: {
           // MOVS. Segment checks of both operands come before any memory access (a null
           // or too-small ES faults before an alignment check or #PF on the source).
-          this.checkWriteSegment(ES, this.indexValue(7), size);
+          this.checkWriteSegment(/* ES */ 0, this.indexValue(7), size);
           const v = this.readSized(seg, this.indexValue(6), size);
-          this.writeSized(ES, this.indexValue(7), size, v);
+          this.writeSized(/* ES */ 0, this.indexValue(7), size, v);
           this.advanceIndex(6, delta);
           this.advanceIndex(7, delta);
           break;
         }
         case 0xa6: {
-          this.checkRead(ES, this.indexValue(7), size);
+          this.checkRead(/* ES */ 0, this.indexValue(7), size);
           const a = this.readSized(seg, this.indexValue(6), size);
-          const b = this.readSized(ES, this.indexValue(7), size);
+          const b = this.readSized(/* ES */ 0, this.indexValue(7), size);
           this.alu(7, bits, a, b);
           this.advanceIndex(6, delta);
           this.advanceIndex(7, delta);
           break;
         }
         case 0xaa:
-          this.writeSized(ES, this.indexValue(7), size, this.regs[0]);
+          this.writeSized(/* ES */ 0, this.indexValue(7), size, this.regs[0]);
           this.advanceIndex(7, delta);
           break;
         case 0xac: {
@@ -520,7 +504,7 @@ export class Arithmetic extends SystemCpu {
           break;
         }
         case 0xae: {
-          const b = this.readSized(ES, this.indexValue(7), size);
+          const b = this.readSized(/* ES */ 0, this.indexValue(7), size);
           const a = size === 4 ? this.regs[0] : this.regs[0] & (size === 1 ? 0xff : 0xffff);
           this.alu(7, bits, a, b);
           this.advanceIndex(7, delta);
@@ -530,9 +514,9 @@ export class Arithmetic extends SystemCpu {
           const port = this.regs[2] & 0xffff;
           this.checkIo(port, size);
           // The destination is checked before the port is read (a read may have side effects).
-          this.checkWrite(ES, this.indexValue(7), size);
+          this.checkWrite(/* ES */ 0, this.indexValue(7), size);
           const v = size === 1 ? this.io.in8(port) : size === 2 ? this.io.in16(port) : this.io.in32(port);
-          this.writeSized(ES, this.indexValue(7), size, v);
+          this.writeSized(/* ES */ 0, this.indexValue(7), size, v);
           this.advanceIndex(7, delta);
           break;
         }
@@ -561,7 +545,7 @@ export class Arithmetic extends SystemCpu {
     const r = this.regs;
     const count = r[1] >>> 0;
     const di = r[7];
-    const dLin = (this.segBase[ES] + di) | 0;
+    const dLin = (this.segBase[/* ES */ 0] + di) | 0;
     let n = Math.min(count, Math.floor((4096 - (dLin & 4095)) / size));
     let sLin = 0;
     if (op === 0xa4) {
@@ -571,7 +555,11 @@ export class Arithmetic extends SystemCpu {
     if (n <= 0) return false;
     const bytes = n * size;
     // Segment windows for the whole run (no wrap at 4 GiB).
-    if ((di ^ MIN) < this.segWlo[ES] || ((di + bytes - 1) ^ MIN) > this.segWhi[ES] || di + bytes - 1 < di)
+    if (
+      (di ^ /* MIN */ -0x80000000) < this.segWlo[/* ES */ 0] ||
+      ((di + bytes - 1) ^ /* MIN */ -0x80000000) > this.segWhi[/* ES */ 0] ||
+      di + bytes - 1 < di
+    )
       return false;
     const de = this.tlbW[dLin >>> 12];
     if ((de & 1) === 0) return false;
@@ -588,7 +576,11 @@ export class Arithmetic extends SystemCpu {
       }
     } else {
       const si = r[6];
-      if ((si ^ MIN) < this.segRlo[seg] || ((si + bytes - 1) ^ MIN) > this.segRhi[seg] || si + bytes - 1 < si)
+      if (
+        (si ^ /* MIN */ -0x80000000) < this.segRlo[seg] ||
+        ((si + bytes - 1) ^ /* MIN */ -0x80000000) > this.segRhi[seg] ||
+        si + bytes - 1 < si
+      )
         return false;
       const se = this.tlbR[sLin >>> 12];
       if ((se & 1) === 0) return false;

@@ -22,6 +22,13 @@ export class CpuAbort {
 }
 export const ABORT = new CpuAbort();
 
+/*
+ * The hot code (this file, arithmetic.ts, interpreter.ts, ia32-cpu.ts) writes the constants
+ * below (flag bits, lazy-flag kinds, segment indices, the sign bit) as literals with the name
+ * in a comment: V8 reads a module-level or imported `const` from its cell with a TDZ check on
+ * every use, inside `switch` case labels too, which cost about 10% on the loop kernel.
+ */
+
 // EFLAGS bits used internally (SDM Vol. 1, 3.4.3).
 export const CF = 0x1;
 export const PF = 0x4;
@@ -88,9 +95,6 @@ export const GS = 5;
 export const LDTR = 6;
 export const TR = 7;
 
-/** Sign bit: xor-ing it turns an unsigned comparison into a signed one on int32 values. */
-const MIN = -0x80000000;
-
 const PARITY = new Uint8Array(256);
 for (let i = 0; i < 256; i++) {
   let b = i;
@@ -127,7 +131,7 @@ export class CpuCore {
   pc = 0;
   /** EFLAGS with the arithmetic bits valid only where the lazy kind says so. */
   flagsv = 2;
-  lop = LF_NONE;
+  lop = /* LF_NONE */ 0;
   lsz = 32;
   lmask = -1;
   lres = 0;
@@ -233,7 +237,7 @@ export class CpuCore {
 
   /** A segment limit or type violation: #SS(0) for the stack segment, #GP(0) otherwise (SDM 6.15). */
   segFault(seg: number): never {
-    return this.raise(seg === SS ? Exception.SS : Exception.GP, 0);
+    return this.raise(seg === /* SS */ 2 ? Exception.SS : Exception.GP, 0);
   }
 
   // =====================================================================================
@@ -251,8 +255,8 @@ export class CpuCore {
 
   /** Sets flags from a result with CF, OF and AF given (shifts, multiplies, BCD). */
   setResFlags(size: number, res: number, cfofaf: number): void {
-    this.flagsv = (this.flagsv & ~(CF | OF | AF)) | cfofaf;
-    this.lop = LF_RES;
+    this.flagsv = (this.flagsv & ~(/* CF */ (0x1 | /* OF */ 0x800 | /* AF */ 0x10))) | cfofaf;
+    this.lop = /* LF_RES */ 8;
     this.lsz = size;
     this.lmask = size === 32 ? -1 : (1 << size) - 1;
     this.lres = res;
@@ -261,83 +265,90 @@ export class CpuCore {
   getCF(): number {
     const m = this.lmask;
     switch (this.lop) {
-      case LF_ADD:
+      case /* LF_ADD */ 1:
         return (this.lres & m) >>> 0 < (this.lop1 & m) >>> 0 ? 1 : 0;
-      case LF_ADC:
+      case /* LF_ADC */ 2:
         return (this.lres & m) >>> 0 <= (this.lop1 & m) >>> 0 ? 1 : 0;
-      case LF_SUB:
+      case /* LF_SUB */ 3:
         return (this.lop1 & m) >>> 0 < (this.lop2 & m) >>> 0 ? 1 : 0;
-      case LF_SBB:
+      case /* LF_SBB */ 4:
         return (this.lop1 & m) >>> 0 <= (this.lop2 & m) >>> 0 ? 1 : 0;
-      case LF_LOGIC:
+      case /* LF_LOGIC */ 5:
         return 0;
       default:
-        return this.flagsv & CF;
+        return this.flagsv & /* CF */ 0x1;
     }
   }
 
   getOF(): boolean {
     const s = this.lsz - 1;
     switch (this.lop) {
-      case LF_ADD:
-      case LF_ADC:
-      case LF_INC:
+      case /* LF_ADD */ 1:
+      case /* LF_ADC */ 2:
+      case /* LF_INC */ 6:
         return ((((this.lop1 ^ this.lres) & (this.lop2 ^ this.lres)) >>> s) & 1) !== 0;
-      case LF_SUB:
-      case LF_SBB:
-      case LF_DEC:
+      case /* LF_SUB */ 3:
+      case /* LF_SBB */ 4:
+      case /* LF_DEC */ 7:
         return ((((this.lop1 ^ this.lop2) & (this.lop1 ^ this.lres)) >>> s) & 1) !== 0;
-      case LF_LOGIC:
+      case /* LF_LOGIC */ 5:
         return false;
       default:
-        return (this.flagsv & OF) !== 0;
+        return (this.flagsv & /* OF */ 0x800) !== 0;
     }
   }
 
   getAF(): number {
     switch (this.lop) {
-      case LF_ADD:
-      case LF_ADC:
-      case LF_INC:
-      case LF_SUB:
-      case LF_SBB:
-      case LF_DEC:
-        return (this.lop1 ^ this.lop2 ^ this.lres) & AF;
-      case LF_LOGIC:
+      case /* LF_ADD */ 1:
+      case /* LF_ADC */ 2:
+      case /* LF_INC */ 6:
+      case /* LF_SUB */ 3:
+      case /* LF_SBB */ 4:
+      case /* LF_DEC */ 7:
+        return (this.lop1 ^ this.lop2 ^ this.lres) & /* AF */ 0x10;
+      case /* LF_LOGIC */ 5:
         return 0;
       default:
-        return this.flagsv & AF;
+        return this.flagsv & /* AF */ 0x10;
     }
   }
 
   getZF(): boolean {
-    return this.lop === LF_NONE ? (this.flagsv & ZF) !== 0 : (this.lres & this.lmask) === 0;
+    return this.lop === /* LF_NONE */ 0
+      ? (this.flagsv & /* ZF */ 0x40) !== 0
+      : (this.lres & this.lmask) === 0;
   }
 
   getSF(): boolean {
-    return this.lop === LF_NONE ? (this.flagsv & SF) !== 0 : ((this.lres >>> (this.lsz - 1)) & 1) !== 0;
+    return this.lop === /* LF_NONE */ 0
+      ? (this.flagsv & /* SF */ 0x80) !== 0
+      : ((this.lres >>> (this.lsz - 1)) & 1) !== 0;
   }
 
   getPF(): boolean {
-    return this.lop === LF_NONE ? (this.flagsv & PF) !== 0 : PARITY[this.lres & 0xff] === 1;
+    return this.lop === /* LF_NONE */ 0 ? (this.flagsv & /* PF */ 0x4) !== 0 : PARITY[this.lres & 0xff] === 1;
   }
 
   /** Folds the lazy flags into flagsv. */
   materializeFlags(): void {
     const lop = this.lop;
-    if (lop === LF_NONE) return;
+    if (lop === /* LF_NONE */ 0) return;
     // ZF, SF and PF come from the result for every lazy kind; CF, OF and AF by kind.
     const res = this.lres & this.lmask;
-    let f = (PARITY[res & 0xff] << 2) | (res === 0 ? ZF : 0) | ((res >>> (this.lsz - 1)) & 1 ? SF : 0);
-    if (lop === LF_LOGIC) {
+    let f =
+      (PARITY[res & 0xff] << 2) |
+      (res === 0 ? /* ZF */ 0x40 : 0) |
+      ((res >>> (this.lsz - 1)) & 1 ? /* SF */ 0x80 : 0);
+    if (lop === /* LF_LOGIC */ 5) {
       // CF = OF = AF = 0
-    } else if (lop === LF_RES) {
-      f |= this.flagsv & (CF | OF | AF);
+    } else if (lop === /* LF_RES */ 8) {
+      f |= this.flagsv & /* CF */ (0x1 | /* OF */ 0x800 | /* AF */ 0x10);
     } else {
-      f |= this.getCF() | this.getAF() | (this.getOF() ? OF : 0);
+      f |= this.getCF() | this.getAF() | (this.getOF() ? /* OF */ 0x800 : 0);
     }
-    this.flagsv = (this.flagsv & ~ARITH_FLAGS) | f;
-    this.lop = LF_NONE;
+    this.flagsv = (this.flagsv & ~(/* ARITH_FLAGS */ 0x8d5)) | f;
+    this.lop = /* LF_NONE */ 0;
   }
 
   /**
@@ -347,16 +358,19 @@ export class CpuCore {
   replaceCfOf(cf: number, of: number): void {
     const lop = this.lop;
     let f: number;
-    if (lop === LF_NONE) {
-      f = this.flagsv & (PF | AF | ZF | SF);
+    if (lop === /* LF_NONE */ 0) {
+      f = this.flagsv & /* PF */ (0x4 | /* AF */ 0x10 | /* ZF */ 0x40 | /* SF */ 0x80);
     } else {
       const res = this.lres & this.lmask;
-      f = (PARITY[res & 0xff] << 2) | (res === 0 ? ZF : 0) | ((res >>> (this.lsz - 1)) & 1 ? SF : 0);
-      if (lop === LF_RES) f |= this.flagsv & AF;
-      else if (lop !== LF_LOGIC) f |= (this.lop1 ^ this.lop2 ^ this.lres) & AF;
-      this.lop = LF_NONE;
+      f =
+        (PARITY[res & 0xff] << 2) |
+        (res === 0 ? /* ZF */ 0x40 : 0) |
+        ((res >>> (this.lsz - 1)) & 1 ? /* SF */ 0x80 : 0);
+      if (lop === /* LF_RES */ 8) f |= this.flagsv & /* AF */ 0x10;
+      else if (lop !== /* LF_LOGIC */ 5) f |= (this.lop1 ^ this.lop2 ^ this.lres) & /* AF */ 0x10;
+      this.lop = /* LF_NONE */ 0;
     }
-    this.flagsv = (this.flagsv & ~ARITH_FLAGS) | f | cf | of;
+    this.flagsv = (this.flagsv & ~(/* ARITH_FLAGS */ 0x8d5)) | f | cf | of;
   }
 
   getEflags(): number {
@@ -367,12 +381,12 @@ export class CpuCore {
   /** Keeps CF across INC/DEC, which leave it unchanged. */
   keepCF(): void {
     const cf = this.getCF();
-    this.flagsv = (this.flagsv & ~CF) | cf;
+    this.flagsv = (this.flagsv & ~(/* CF */ 0x1)) | cf;
   }
 
   /** Condition code cc (the low nibble of Jcc/SETcc/CMOVcc; SDM Vol. 1, B.1). */
   cond(cc: number): boolean {
-    if ((cc & 0xe) === 4 && this.lop !== LF_NONE)
+    if ((cc & 0xe) === 4 && this.lop !== /* LF_NONE */ 0)
       return ((this.lres & this.lmask) === 0) !== ((cc & 1) !== 0);
     let r: boolean;
     switch (cc >> 1) {
@@ -461,17 +475,17 @@ export class CpuCore {
       }
     }
     if (seg < 6) {
-      this.segRlo[seg] = readable ? lo ^ MIN : 1 ^ MIN;
-      this.segRhi[seg] = readable ? hi ^ MIN : 0 ^ MIN;
-      this.segWlo[seg] = writable ? lo ^ MIN : 1 ^ MIN;
-      this.segWhi[seg] = writable ? hi ^ MIN : 0 ^ MIN;
+      this.segRlo[seg] = readable ? lo ^ /* MIN */ -0x80000000 : 1 ^ /* MIN */ -0x80000000;
+      this.segRhi[seg] = readable ? hi ^ /* MIN */ -0x80000000 : 0 ^ /* MIN */ -0x80000000;
+      this.segWlo[seg] = writable ? lo ^ /* MIN */ -0x80000000 : 1 ^ /* MIN */ -0x80000000;
+      this.segWhi[seg] = writable ? hi ^ /* MIN */ -0x80000000 : 0 ^ /* MIN */ -0x80000000;
     }
-    if (seg === CS) {
+    if (seg === /* CS */ 1) {
       this.invalidateFetch();
-      this.csBase = this.segBase[CS];
-      this.csLimitF = this.segLimit[CS] ^ MIN;
+      this.csBase = this.segBase[/* CS */ 1];
+      this.csLimitF = this.segLimit[/* CS */ 1] ^ /* MIN */ -0x80000000;
       this.csD = (acc & ACC_DB) !== 0 && pe;
-    } else if (seg === SS) {
+    } else if (seg === /* SS */ 2) {
       this.ssB = (acc & ACC_DB) !== 0 && pe;
     }
   }
@@ -755,48 +769,78 @@ export class CpuCore {
   // =====================================================================================
 
   rd8(seg: number, off: number): number {
-    if ((off ^ MIN) < this.segRlo[seg] || (off ^ MIN) > this.segRhi[seg]) this.segFault(seg);
+    if ((off ^ /* MIN */ -0x80000000) < this.segRlo[seg] || (off ^ /* MIN */ -0x80000000) > this.segRhi[seg])
+      this.segFault(seg);
     return this.rl8((this.segBase[seg] + off) | 0);
   }
 
   rd16(seg: number, off: number): number {
-    if ((off ^ MIN) < this.segRlo[seg] || ((off + 1) ^ MIN) > this.segRhi[seg]) this.segFault(seg);
+    if (
+      (off ^ /* MIN */ -0x80000000) < this.segRlo[seg] ||
+      ((off + 1) ^ /* MIN */ -0x80000000) > this.segRhi[seg]
+    )
+      this.segFault(seg);
     return this.rl16((this.segBase[seg] + off) | 0);
   }
 
   rd32(seg: number, off: number): number {
-    if ((off ^ MIN) < this.segRlo[seg] || ((off + 3) ^ MIN) > this.segRhi[seg]) this.segFault(seg);
+    if (
+      (off ^ /* MIN */ -0x80000000) < this.segRlo[seg] ||
+      ((off + 3) ^ /* MIN */ -0x80000000) > this.segRhi[seg]
+    )
+      this.segFault(seg);
     return this.rl32((this.segBase[seg] + off) | 0);
   }
 
   wr8(seg: number, off: number, v: number): void {
-    if ((off ^ MIN) < this.segWlo[seg] || (off ^ MIN) > this.segWhi[seg]) this.segFault(seg);
+    if ((off ^ /* MIN */ -0x80000000) < this.segWlo[seg] || (off ^ /* MIN */ -0x80000000) > this.segWhi[seg])
+      this.segFault(seg);
     this.wl8((this.segBase[seg] + off) | 0, v);
   }
 
   wr16(seg: number, off: number, v: number): void {
-    if ((off ^ MIN) < this.segWlo[seg] || ((off + 1) ^ MIN) > this.segWhi[seg]) this.segFault(seg);
+    if (
+      (off ^ /* MIN */ -0x80000000) < this.segWlo[seg] ||
+      ((off + 1) ^ /* MIN */ -0x80000000) > this.segWhi[seg]
+    )
+      this.segFault(seg);
     this.wl16((this.segBase[seg] + off) | 0, v);
   }
 
   wr32(seg: number, off: number, v: number): void {
-    if ((off ^ MIN) < this.segWlo[seg] || ((off + 3) ^ MIN) > this.segWhi[seg]) this.segFault(seg);
+    if (
+      (off ^ /* MIN */ -0x80000000) < this.segWlo[seg] ||
+      ((off + 3) ^ /* MIN */ -0x80000000) > this.segWhi[seg]
+    )
+      this.segFault(seg);
     this.wl32((this.segBase[seg] + off) | 0, v);
   }
 
   /** Checks a write window without writing (multi-part stores: PUSHA, ENTER, far CALL). */
   checkWrite(seg: number, off: number, size: number): void {
-    if ((off ^ MIN) < this.segWlo[seg] || ((off + size - 1) ^ MIN) > this.segWhi[seg]) this.segFault(seg);
+    if (
+      (off ^ /* MIN */ -0x80000000) < this.segWlo[seg] ||
+      ((off + size - 1) ^ /* MIN */ -0x80000000) > this.segWhi[seg]
+    )
+      this.segFault(seg);
     this.probeWrite((this.segBase[seg] + off) | 0, size);
   }
 
   /** The segment part of a write check only (no paging). */
   checkWriteSegment(seg: number, off: number, size: number): void {
-    if ((off ^ MIN) < this.segWlo[seg] || ((off + size - 1) ^ MIN) > this.segWhi[seg]) this.segFault(seg);
+    if (
+      (off ^ /* MIN */ -0x80000000) < this.segWlo[seg] ||
+      ((off + size - 1) ^ /* MIN */ -0x80000000) > this.segWhi[seg]
+    )
+      this.segFault(seg);
   }
 
   checkRead(seg: number, off: number, size: number): void {
-    if ((off ^ MIN) < this.segRlo[seg] || ((off + size - 1) ^ MIN) > this.segRhi[seg]) this.segFault(seg);
+    if (
+      (off ^ /* MIN */ -0x80000000) < this.segRlo[seg] ||
+      ((off + size - 1) ^ /* MIN */ -0x80000000) > this.segRhi[seg]
+    )
+      this.segFault(seg);
   }
 
   // =====================================================================================
@@ -827,7 +871,7 @@ export class CpuCore {
 
   fetch8slow(): number {
     const pc = this.pc;
-    if ((pc ^ MIN) > this.csLimitF) this.gp(0);
+    if ((pc ^ /* MIN */ -0x80000000) > this.csLimitF) this.gp(0);
     const lin = (this.csBase + pc) | 0;
     let e = this.tlbR[lin >>> 12];
     if ((e & 2) === 0) e = this.fillTlb(lin, false, this.cpl === 3, true);
@@ -839,7 +883,7 @@ export class CpuCore {
     const upc = pc >>> 0;
     let lo = upc - (lin & 4095);
     let hi = lo + 4095;
-    const limit = this.csLimitF ^ MIN;
+    const limit = this.csLimitF ^ /* MIN */ -0x80000000;
     if (lo < 0) lo = 0;
     if (hi > limit >>> 0) hi = limit >>> 0;
     if (upc >= 0x80000000) {
@@ -905,7 +949,7 @@ export class CpuCore {
   decodeEA32(m: number): void {
     const mod = m >> 6;
     const rm = m & 7;
-    let seg = DS;
+    let seg = /* DS */ 3;
     let off: number;
     const pc = this.pc;
     if (pc >= this.fetchLo && pc + 4 <= this.fetchHi) {
@@ -922,7 +966,7 @@ export class CpuCore {
           q += 4;
         } else {
           off = r[base];
-          if (base === 4 || base === 5) seg = SS;
+          if (base === 4 || base === 5) seg = /* SS */ 2;
         }
         if (index !== 4) off = (off + (r[index] << (sib >> 6))) | 0;
       } else if (rm === 5 && mod === 0) {
@@ -930,7 +974,7 @@ export class CpuCore {
         q += 4;
       } else {
         off = r[rm];
-        if (rm === 5) seg = SS;
+        if (rm === 5) seg = /* SS */ 2;
       }
       if (mod === 1) off = (off + ((ram[q++] << 24) >> 24)) | 0;
       else if (mod === 2) {
@@ -950,14 +994,14 @@ export class CpuCore {
         off = this.fetch32();
       } else {
         off = this.regs[base];
-        if (base === 4 || base === 5) seg = SS;
+        if (base === 4 || base === 5) seg = /* SS */ 2;
       }
       if (index !== 4) off = (off + (this.regs[index] << (sib >> 6))) | 0;
     } else if (rm === 5 && mod === 0) {
       off = this.fetch32();
     } else {
       off = this.regs[rm];
-      if (rm === 5) seg = SS;
+      if (rm === 5) seg = /* SS */ 2;
     }
     if (mod === 1) off = (off + ((this.fetch8() << 24) >> 24)) | 0;
     else if (mod === 2) off = (off + this.fetch32()) | 0;
@@ -969,7 +1013,7 @@ export class CpuCore {
   decodeEA16(m: number): void {
     const mod = m >> 6;
     const rm = m & 7;
-    let seg = DS;
+    let seg = /* DS */ 3;
     let off: number;
     {
       const r = this.regs;
@@ -982,11 +1026,11 @@ export class CpuCore {
           break;
         case 2:
           off = r[5] + r[6];
-          seg = SS;
+          seg = /* SS */ 2;
           break;
         case 3:
           off = r[5] + r[7];
-          seg = SS;
+          seg = /* SS */ 2;
           break;
         case 4:
           off = r[6];
@@ -998,7 +1042,7 @@ export class CpuCore {
           if (mod === 0) off = this.fetch16();
           else {
             off = r[5];
-            seg = SS;
+            seg = /* SS */ 2;
           }
           break;
         default:
@@ -1066,11 +1110,11 @@ export class CpuCore {
     const esp = this.regs[4];
     if (this.ssB) {
       const n = (esp - 2) | 0;
-      this.wr16(SS, n, v);
+      this.wr16(/* SS */ 2, n, v);
       this.regs[4] = n;
     } else {
       const n = (esp - 2) & 0xffff;
-      this.wr16(SS, n, v);
+      this.wr16(/* SS */ 2, n, v);
       this.regs[4] = (esp & ~0xffff) | n;
     }
   }
@@ -1079,11 +1123,11 @@ export class CpuCore {
     const esp = this.regs[4];
     if (this.ssB) {
       const n = (esp - 4) | 0;
-      this.wr32(SS, n, v);
+      this.wr32(/* SS */ 2, n, v);
       this.regs[4] = n;
     } else {
       const n = (esp - 4) & 0xffff;
-      this.wr32(SS, n, v);
+      this.wr32(/* SS */ 2, n, v);
       this.regs[4] = (esp & ~0xffff) | n;
     }
   }
@@ -1105,13 +1149,13 @@ export class CpuCore {
   }
 
   pop16(): number {
-    const v = this.rd16(SS, this.stackOff(0));
+    const v = this.rd16(/* SS */ 2, this.stackOff(0));
     this.addEsp(2);
     return v;
   }
 
   pop32(): number {
-    const v = this.rd32(SS, this.stackOff(0));
+    const v = this.rd32(/* SS */ 2, this.stackOff(0));
     this.addEsp(4);
     return v;
   }

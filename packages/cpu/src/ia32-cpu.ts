@@ -12,33 +12,9 @@ import type {
   TableRegister,
 } from "@pagurus/spec";
 import { Exception } from "@pagurus/spec";
-import {
-  ABORT,
-  AF,
-  CF,
-  CR0_PE,
-  CS,
-  DS,
-  EFLAGS_WRITABLE,
-  FAULT,
-  IF,
-  LF_ADD,
-  LF_DEC,
-  LF_INC,
-  LF_LOGIC,
-  LF_NONE,
-  LF_RES,
-  LF_SUB,
-  OF,
-  SS,
-  TF,
-  VM,
-} from "./core.js";
+import { ABORT, CR0_PE, EFLAGS_WRITABLE, FAULT, IF, TF, VM } from "./core.js";
 import { CPUID_PGE, CPUID_PSE, SystemInstructions } from "./opcodes0f.js";
 import { KIND_EXCEPTION, KIND_EXTERNAL, KIND_SOFTWARE } from "./system.js";
-
-/** Sign bit: xor-ing it turns an unsigned comparison into a signed one on int32 values. */
-const MIN = -0x80000000;
 
 /** Options of {@link Ia32Cpu}. */
 export interface Ia32CpuOptions {
@@ -136,7 +112,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     this.regs[2] = 0x619; // EDX: family/model/stepping, as CPUID.1:EAX
     this.pc = 0xfff0;
     this.flagsv = 2;
-    this.lop = LF_NONE;
+    this.lop = /* LF_NONE */ 0;
     this.cr0 = 0x60000010;
     this.cr2 = 0;
     this.cr3 = 0;
@@ -154,9 +130,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
       this.segLimit[s] = 0xffff;
       this.segAccess[s] = 0x93;
     }
-    this.segSel[CS] = 0xf000;
-    this.segBase[CS] = 0xffff0000 | 0;
-    this.segAccess[CS] = 0x9b;
+    this.segSel[/* CS */ 1] = 0xf000;
+    this.segBase[/* CS */ 1] = 0xffff0000 | 0;
+    this.segAccess[/* CS */ 1] = 0x9b;
     this.segSel[6] = 0;
     this.segBase[6] = 0;
     this.segLimit[6] = 0xffff;
@@ -326,17 +302,17 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           let res: number;
           if (kind === 0) {
             res = (a + b) | 0;
-            this.lop = LF_ADD;
+            this.lop = /* LF_ADD */ 1;
             this.lop1 = a;
             this.lop2 = b;
           } else if (kind === 5 || kind === 7) {
             res = (a - b) | 0;
-            this.lop = LF_SUB;
+            this.lop = /* LF_SUB */ 3;
             this.lop1 = a;
             this.lop2 = b;
           } else {
             res = kind === 1 ? a | b : kind === 4 ? a & b : a ^ b;
-            this.lop = LF_LOGIC;
+            this.lop = /* LF_LOGIC */ 5;
           }
           this.lsz = 32;
           this.lmask = -1;
@@ -364,17 +340,17 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           let res: number;
           if (kind === 0) {
             res = (a + b) | 0;
-            this.lop = LF_ADD;
+            this.lop = /* LF_ADD */ 1;
             this.lop1 = a;
             this.lop2 = b;
           } else if (kind === 5 || kind === 7) {
             res = (a - b) | 0;
-            this.lop = LF_SUB;
+            this.lop = /* LF_SUB */ 3;
             this.lop1 = a;
             this.lop2 = b;
           } else {
             res = kind === 1 ? a | b : kind === 4 ? a & b : a ^ b;
-            this.lop = LF_LOGIC;
+            this.lop = /* LF_LOGIC */ 5;
           }
           this.lsz = 32;
           this.lmask = -1;
@@ -398,7 +374,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const mod = m >> 6;
             const rm = m & 7;
             let q = p + 2;
-            let seg = DS;
+            let seg = /* DS */ 3;
             let off: number;
             if (rm === 4) {
               const sib = ram[q++];
@@ -409,7 +385,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
                 q += 4;
               } else {
                 off = r[base];
-                if (base === 4 || base === 5) seg = SS;
+                if (base === 4 || base === 5) seg = /* SS */ 2;
               }
               if (index !== 4) off = (off + (r[index] << (sib >> 6))) | 0;
             } else if (rm === 5 && mod === 0) {
@@ -417,7 +393,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               q += 4;
             } else {
               off = r[rm];
-              if (rm === 5) seg = SS;
+              if (rm === 5) seg = /* SS */ 2;
             }
             if (mod === 1) off = (off + ((ram[q++] << 24) >> 24)) | 0;
             else if (mod === 2) {
@@ -426,7 +402,10 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             }
             const lin = (segBase[seg] + off) | 0;
             if (op === 0x8b) {
-              if ((off ^ MIN) >= this.segRlo[seg] && ((off + 3) ^ MIN) <= this.segRhi[seg]) {
+              if (
+                (off ^ /* MIN */ -0x80000000) >= this.segRlo[seg] &&
+                ((off + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[seg]
+              ) {
                 const e = this.tlbR[lin >>> 12];
                 const pa = (e & -4096) | (lin & 4095);
                 if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
@@ -435,7 +414,10 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
                   break;
                 }
               }
-            } else if ((off ^ MIN) >= this.segWlo[seg] && ((off + 3) ^ MIN) <= this.segWhi[seg]) {
+            } else if (
+              (off ^ /* MIN */ -0x80000000) >= this.segWlo[seg] &&
+              ((off + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[seg]
+            ) {
               const e = this.tlbW[lin >>> 12];
               const pa = (e & -4096) | (lin & 4095);
               if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
@@ -472,7 +454,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           const v = r[op & 7];
           const res = op < 0x48 ? (v + 1) | 0 : (v - 1) | 0;
           r[op & 7] = res;
-          this.lop = op < 0x48 ? LF_INC : LF_DEC;
+          this.lop = op < 0x48 ? /* LF_INC */ 6 : /* LF_DEC */ 7;
           this.lsz = 32;
           this.lmask = -1;
           this.lres = res;
@@ -504,7 +486,8 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           let take: boolean;
           if (op === 0xeb) take = true;
           else if (op === 0x74 || op === 0x75) {
-            const zf = this.lop !== LF_NONE ? (this.lres & this.lmask) === 0 : (this.flagsv & 0x40) !== 0;
+            const zf =
+              this.lop !== /* LF_NONE */ 0 ? (this.lres & this.lmask) === 0 : (this.flagsv & 0x40) !== 0;
             take = zf === (op === 0x74);
           } else take = this.cond(op & 15);
           pc = take ? target : next;
@@ -519,8 +502,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           if (op === 0xe8) {
             // PUSH next on a flat 32-bit stack in direct RAM, or the general path.
             const n = (r[4] - 4) | 0;
-            if (this.ssB && (n ^ MIN) >= this.segWlo[SS] && ((n + 3) ^ MIN) <= this.segWhi[SS]) {
-              const lin = (segBase[SS] + n) | 0;
+            if (
+              this.ssB &&
+              (n ^ /* MIN */ -0x80000000) >= this.segWlo[/* SS */ 2] &&
+              ((n + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[/* SS */ 2]
+            ) {
+              const lin = (segBase[/* SS */ 2] + n) | 0;
               const e = this.tlbW[lin >>> 12];
               const pa = (e & -4096) | (lin & 4095);
               if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
@@ -548,8 +535,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x57: {
           const v = r[op & 7];
           const n = (r[4] - 4) | 0;
-          if (this.ssB && (n ^ MIN) >= this.segWlo[SS] && ((n + 3) ^ MIN) <= this.segWhi[SS]) {
-            const lin = (segBase[SS] + n) | 0;
+          if (
+            this.ssB &&
+            (n ^ /* MIN */ -0x80000000) >= this.segWlo[/* SS */ 2] &&
+            ((n + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[/* SS */ 2]
+          ) {
+            const lin = (segBase[/* SS */ 2] + n) | 0;
             const e = this.tlbW[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
@@ -574,8 +565,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x5e:
         case 0x5f: {
           const esp = r[4];
-          if (this.ssB && (esp ^ MIN) >= this.segRlo[SS] && ((esp + 3) ^ MIN) <= this.segRhi[SS]) {
-            const lin = (segBase[SS] + esp) | 0;
+          if (
+            this.ssB &&
+            (esp ^ /* MIN */ -0x80000000) >= this.segRlo[/* SS */ 2] &&
+            ((esp + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[/* SS */ 2]
+          ) {
+            const lin = (segBase[/* SS */ 2] + esp) | 0;
             const e = this.tlbR[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
@@ -625,15 +620,15 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           // CMP AL, imm8 / TEST AL, imm8
           const a = r[0] & 0xff;
           const b = ram[p + 1];
-          if (op === 0x3c) this.setLazy(LF_SUB, 8, (a - b) | 0, a, b);
-          else this.setLazy(LF_LOGIC, 8, a & b, 0, 0);
+          if (op === 0x3c) this.setLazy(/* LF_SUB */ 3, 8, (a - b) | 0, a, b);
+          else this.setLazy(/* LF_LOGIC */ 5, 8, a & b, 0, 0);
           pc = pc + 2;
           break;
         }
         case 0x84: {
           const m = ram[p + 1];
           if (m < 0xc0) break outer;
-          this.setLazy(LF_LOGIC, 8, this.getReg8(m & 7) & this.getReg8((m >> 3) & 7), 0, 0);
+          this.setLazy(/* LF_LOGIC */ 5, 8, this.getReg8(m & 7) & this.getReg8((m >> 3) & 7), 0, 0);
           pc = pc + 2;
           break;
         }
@@ -688,9 +683,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xa3: {
           // MOV EAX, moffs32 / MOV moffs32, EAX
           const off = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
-          const lin = (segBase[DS] + off) | 0;
+          const lin = (segBase[/* DS */ 3] + off) | 0;
           if (op === 0xa1) {
-            if ((off ^ MIN) >= this.segRlo[DS] && ((off + 3) ^ MIN) <= this.segRhi[DS]) {
+            if (
+              (off ^ /* MIN */ -0x80000000) >= this.segRlo[/* DS */ 3] &&
+              ((off + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[/* DS */ 3]
+            ) {
               const e = this.tlbR[lin >>> 12];
               const pa = (e & -4096) | (lin & 4095);
               if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
@@ -699,7 +697,10 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
                 break;
               }
             }
-          } else if ((off ^ MIN) >= this.segWlo[DS] && ((off + 3) ^ MIN) <= this.segWhi[DS]) {
+          } else if (
+            (off ^ /* MIN */ -0x80000000) >= this.segWlo[/* DS */ 3] &&
+            ((off + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[/* DS */ 3]
+          ) {
             const e = this.tlbW[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
@@ -712,8 +713,8 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.icount = ic;
           this.instrEsp = r[4];
           this.pc = pc + 5;
-          if (op === 0xa1) r[0] = this.rd32(DS, off);
-          else this.wr32(DS, off, r[0]);
+          if (op === 0xa1) r[0] = this.rd32(/* DS */ 3, off);
+          else this.wr32(/* DS */ 3, off, r[0]);
           pc = this.pc;
           break;
         }
@@ -742,18 +743,18 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             let f: number;
             if (k === 5) {
               res = (v >>> c) | 0;
-              f = ((v >>> (c - 1)) & 1) | ((v >>> 31) & 1 ? OF : 0);
+              f = ((v >>> (c - 1)) & 1) | ((v >>> 31) & 1 ? /* OF */ 0x800 : 0);
             } else if (k === 7) {
               res = v >> c;
               f = (v >> (c - 1)) & 1;
             } else {
               res = v << c;
               const cf = (v >>> (32 - c)) & 1;
-              f = cf | (((res >>> 31) & 1) ^ cf ? OF : 0);
+              f = cf | (((res >>> 31) & 1) ^ cf ? /* OF */ 0x800 : 0);
             }
             r[m & 7] = res;
-            this.flagsv = (this.flagsv & ~(CF | OF | AF)) | f;
-            this.lop = LF_RES;
+            this.flagsv = (this.flagsv & ~(/* CF */ (0x1 | /* OF */ 0x800 | /* AF */ 0x10))) | f;
+            this.lop = /* LF_RES */ 8;
             this.lsz = 32;
             this.lmask = -1;
             this.lres = res;
@@ -776,7 +777,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               of = cf ^ ((res >>> 30) & 1);
             }
             r[m & 7] = res;
-            this.replaceCfOf(cf, of ? OF : 0);
+            this.replaceCfOf(cf, of ? /* OF */ 0x800 : 0);
             pc = pc + 3;
             break;
           }
@@ -788,7 +789,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           // TEST r8, imm8
           const m = ram[p + 1];
           if (m < 0xc0 || (m & 0x38) !== 0) break outer;
-          this.lop = LF_LOGIC;
+          this.lop = /* LF_LOGIC */ 5;
           this.lsz = 8;
           this.lmask = 0xff;
           this.lres = this.getReg8(m & 7) & ram[p + 2];
@@ -808,8 +809,10 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           r[(m >> 3) & 7] = lo;
           // CF = OF = the product does not fit 32 bits: the double product is exact when it
           // does and at least 2^31 in magnitude when it does not.
-          this.flagsv = (this.flagsv & ~(CF | OF | AF)) | (a * imm !== lo ? CF | OF : 0);
-          this.lop = LF_RES;
+          this.flagsv =
+            (this.flagsv & ~(/* CF */ (0x1 | /* OF */ 0x800 | /* AF */ 0x10))) |
+            (a * imm !== lo ? /* CF */ 0x1 | /* OF */ 0x800 : 0);
+          this.lop = /* LF_RES */ 8;
           this.lsz = 32;
           this.lmask = -1;
           this.lres = lo;
@@ -862,13 +865,17 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         }
         case 0xc3: {
           const esp = r[4];
-          if (this.ssB && (esp ^ MIN) >= this.segRlo[SS] && ((esp + 3) ^ MIN) <= this.segRhi[SS]) {
-            const lin = (segBase[SS] + esp) | 0;
+          if (
+            this.ssB &&
+            (esp ^ /* MIN */ -0x80000000) >= this.segRlo[/* SS */ 2] &&
+            ((esp + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[/* SS */ 2]
+          ) {
+            const lin = (segBase[/* SS */ 2] + esp) | 0;
             const e = this.tlbR[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
               const v = ram32[pa >>> 2];
-              if ((v ^ MIN) <= this.csLimitF) {
+              if ((v ^ /* MIN */ -0x80000000) <= this.csLimitF) {
                 r[4] = (esp + 4) | 0;
                 pc = v;
                 break;
@@ -967,7 +974,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
   set eflags(value: number) {
     if (value & VM) throw new Error("virtual-8086 mode is not implemented by @pagurus/cpu");
     this.flagsv = (value & EFLAGS_WRITABLE) | 2;
-    this.lop = LF_NONE;
+    this.lop = /* LF_NONE */ 0;
     this.selectTlb();
     if (value & IF) this.eventPending = true;
   }
@@ -1007,7 +1014,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     this.segLimit[seg] = state.limit | 0;
     this.segAccess[seg] = state.access & 0xf0ff;
     if (seg < 6) this.updateSegWindows(seg);
-    if (seg === CS) this.setCpl(this.cr0 & CR0_PE ? state.selector & 3 : 0);
+    if (seg === /* CS */ 1) this.setCpl(this.cr0 & CR0_PE ? state.selector & 3 : 0);
   }
 
   get gdtr(): TableRegister {
@@ -1076,7 +1083,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     for (let i = 0; i < 8; i++) this.regs[i] = s.regs[i];
     this.pc = s.eip | 0;
     this.flagsv = (s.eflags & EFLAGS_WRITABLE) | 2;
-    this.lop = LF_NONE;
+    this.lop = /* LF_NONE */ 0;
     this.cr0 = s.cr0 | 0;
     this.cr2 = s.cr2 | 0;
     this.cr3 = s.cr3 | 0;

@@ -1,28 +1,6 @@
 import { Exception } from "@pagurus/spec";
 import { Arithmetic } from "./arithmetic.js";
-import {
-  ABORT,
-  AF,
-  CF,
-  CR0_EM,
-  CR0_MP,
-  CR0_PE,
-  CR0_TS,
-  CS,
-  DF,
-  DS,
-  ES,
-  FS,
-  GS,
-  IF,
-  LF_ADD,
-  LF_DEC,
-  LF_INC,
-  LF_LOGIC,
-  LF_SUB,
-  SS,
-  ZF,
-} from "./core.js";
+import { ABORT, CR0_EM, CR0_MP, CR0_PE, CR0_TS, DF, IF } from "./core.js";
 import { KIND_EXCEPTION, KIND_SOFTWARE } from "./system.js";
 
 /*
@@ -31,8 +9,6 @@ import { KIND_EXCEPTION, KIND_SOFTWARE } from "./system.js";
  * i686 (Intel SDM Vol. 2). System instructions that need descriptor work call into
  * SystemCpu. Faults throw the preallocated FAULT after raise() recorded the vector.
  */
-
-const MIN = -0x80000000;
 
 /** Prefix bytes: 26 2E 36 3E 64 65 66 67 F0 F2 F3. */
 const IS_PREFIX = new Uint8Array(256);
@@ -137,7 +113,7 @@ export class Interpreter extends Arithmetic {
         this.keepCF();
         const res = (v + 1) | 0;
         r[op & 7] = res;
-        this.setLazy32(LF_INC, res, v, 1);
+        this.setLazy32(/* LF_INC */ 6, res, v, 1);
         return true;
       }
       case 0x48:
@@ -151,7 +127,7 @@ export class Interpreter extends Arithmetic {
         this.keepCF();
         const res = (v - 1) | 0;
         r[op & 7] = res;
-        this.setLazy32(LF_DEC, res, v, 1);
+        this.setLazy32(/* LF_DEC */ 7, res, v, 1);
         return true;
       }
       case 0x50:
@@ -196,7 +172,7 @@ export class Interpreter extends Arithmetic {
         const rel = this.fetch32();
         const next = this.pc;
         const target = (next + rel) | 0;
-        if ((target ^ MIN) > this.csLimitF) this.gp(0);
+        if ((target ^ /* MIN */ -0x80000000) > this.csLimitF) this.gp(0);
         this.push32(next);
         this.pc = target;
         return true;
@@ -288,7 +264,7 @@ export class Interpreter extends Arithmetic {
     switch (op) {
       case 0:
         res = (a + b) | 0;
-        this.setLazy32(LF_ADD, res, a, b);
+        this.setLazy32(/* LF_ADD */ 1, res, a, b);
         return res;
       case 1:
         res = a | b;
@@ -302,12 +278,12 @@ export class Interpreter extends Arithmetic {
       case 5:
       case 7:
         res = (a - b) | 0;
-        this.setLazy32(LF_SUB, res, a, b);
+        this.setLazy32(/* LF_SUB */ 3, res, a, b);
         return res;
       default:
         return this.alu(op, 32, a, b);
     }
-    this.setLazy32(LF_LOGIC, res, 0, 0);
+    this.setLazy32(/* LF_LOGIC */ 5, res, 0, 0);
     return res;
   }
 
@@ -335,22 +311,22 @@ export class Interpreter extends Arithmetic {
           this.as32 = !d;
           break;
         case 0x26:
-          this.segOvr = ES;
+          this.segOvr = /* ES */ 0;
           break;
         case 0x2e:
-          this.segOvr = CS;
+          this.segOvr = /* CS */ 1;
           break;
         case 0x36:
-          this.segOvr = SS;
+          this.segOvr = /* SS */ 2;
           break;
         case 0x3e:
-          this.segOvr = DS;
+          this.segOvr = /* DS */ 3;
           break;
         case 0x64:
-          this.segOvr = FS;
+          this.segOvr = /* FS */ 4;
           break;
         case 0x65:
-          this.segOvr = GS;
+          this.segOvr = /* GS */ 5;
           break;
         case 0xf0:
           lock = true;
@@ -631,8 +607,8 @@ export class Interpreter extends Arithmetic {
         this.materializeFlags();
         if ((dst & 3) < (src & 3)) {
           this.writeE16((dst & ~3) | (src & 3));
-          this.flagsv |= ZF;
-        } else this.flagsv &= ~ZF;
+          this.flagsv |= /* ZF */ 0x40;
+        } else this.flagsv &= ~(/* ZF */ 0x40);
         return;
       }
       case 0x68:
@@ -790,9 +766,9 @@ export class Interpreter extends Arithmetic {
       case 0x8e: {
         this.decodeModrm();
         const sreg = (this.modrm >> 3) & 7;
-        if (sreg > 5 || sreg === CS) this.ud();
+        if (sreg > 5 || sreg === /* CS */ 1) this.ud();
         this.loadSeg(sreg, this.readE16());
-        if (sreg === SS) this.setShadow();
+        if (sreg === /* SS */ 2) this.setShadow();
         return;
       }
       case 0x8f: {
@@ -872,7 +848,7 @@ export class Interpreter extends Arithmetic {
       case 0xa2:
       case 0xa3: {
         const off = this.as32 ? this.fetch32() : this.fetch16();
-        const seg = this.segOvr >= 0 ? this.segOvr : DS;
+        const seg = this.segOvr >= 0 ? this.segOvr : /* DS */ 3;
         if (op === 0xa0) this.setReg8(0, this.rd8(seg, off));
         else if (op === 0xa1) {
           if (this.os32) r[0] = this.rd32(seg, off);
@@ -952,7 +928,7 @@ export class Interpreter extends Arithmetic {
       }
       case 0xc4:
       case 0xc5:
-        this.loadFarPointer(op === 0xc4 ? ES : DS);
+        this.loadFarPointer(op === 0xc4 ? /* ES */ 0 : /* DS */ 3);
         return;
       case 0xc6:
         this.decodeModrm();
@@ -970,7 +946,7 @@ export class Interpreter extends Arithmetic {
       case 0xc9: {
         // LEAVE: (E)SP <- (E)BP, then pop (E)BP
         const bp = this.ssB ? r[5] : r[5] & 0xffff;
-        const v = this.os32 ? this.rd32(SS, bp) : this.rd16(SS, bp);
+        const v = this.os32 ? this.rd32(/* SS */ 2, bp) : this.rd16(/* SS */ 2, bp);
         if (this.ssB) r[4] = (bp + (this.os32 ? 4 : 2)) | 0;
         else this.setReg16(4, bp + (this.os32 ? 4 : 2));
         if (this.os32) r[5] = v;
@@ -1007,7 +983,7 @@ export class Interpreter extends Arithmetic {
         const al = r[0] & 0xff;
         const lo = al % base;
         this.setReg16(0, lo | (Math.floor(al / base) << 8));
-        this.setLazy(LF_LOGIC, 8, lo, 0, 0);
+        this.setLazy(/* LF_LOGIC */ 5, 8, lo, 0, 0);
         return;
       }
       case 0xd5: {
@@ -1017,7 +993,7 @@ export class Interpreter extends Arithmetic {
         const t = (((r[0] >> 8) & 0xff) * base) & 0xff;
         const res = (al + t) & 0xff;
         this.setReg16(0, res);
-        this.setLazy(LF_ADD, 8, al + t, al, t);
+        this.setLazy(/* LF_ADD */ 1, 8, al + t, al, t);
         return;
       }
       case 0xd6:
@@ -1025,7 +1001,7 @@ export class Interpreter extends Arithmetic {
         this.setReg8(0, this.getCF() ? 0xff : 0);
         return;
       case 0xd7: {
-        const seg = this.segOvr >= 0 ? this.segOvr : DS;
+        const seg = this.segOvr >= 0 ? this.segOvr : /* DS */ 3;
         const off = this.as32 ? (r[3] + (r[0] & 0xff)) | 0 : (r[3] + (r[0] & 0xff)) & 0xffff;
         this.setReg8(0, this.rd8(seg, off));
         return;
@@ -1086,7 +1062,7 @@ export class Interpreter extends Arithmetic {
         const rel = this.fetchImmV();
         const next = this.pc;
         const target = (next + rel) | 0;
-        if (((this.os32 ? target : target & 0xffff) ^ MIN) > this.csLimitF) this.gp(0);
+        if (((this.os32 ? target : target & 0xffff) ^ /* MIN */ -0x80000000) > this.csLimitF) this.gp(0);
         this.pushv(next);
         this.jumpNear(target);
         return;
@@ -1118,7 +1094,7 @@ export class Interpreter extends Arithmetic {
         return;
       case 0xf5:
         this.materializeFlags();
-        this.flagsv ^= CF;
+        this.flagsv ^= /* CF */ 0x1;
         return;
       case 0xf6: {
         this.decodeModrm();
@@ -1166,7 +1142,7 @@ export class Interpreter extends Arithmetic {
       case 0xf8:
       case 0xf9:
         this.materializeFlags();
-        this.flagsv = (this.flagsv & ~CF) | (op & 1);
+        this.flagsv = (this.flagsv & ~(/* CF */ 0x1)) | (op & 1);
         return;
       case 0xfa:
       case 0xfb: {
@@ -1229,16 +1205,16 @@ export class Interpreter extends Arithmetic {
     if (this.os32) {
       // Recent Intel CPUs write only 16 bits into the 32-bit slot (SDM PUSH).
       const off = this.stackOff(-4);
-      this.wr16(SS, off, v);
+      this.wr16(/* SS */ 2, off, v);
       this.addEsp(-4);
     } else this.push16(v);
   }
 
   popSeg(seg: number): void {
-    const v = this.os32 ? this.rd32(SS, this.stackOff(0)) : this.rd16(SS, this.stackOff(0));
+    const v = this.os32 ? this.rd32(/* SS */ 2, this.stackOff(0)) : this.rd16(/* SS */ 2, this.stackOff(0));
     this.loadSeg(seg, v & 0xffff);
     this.addEsp(this.os32 ? 4 : 2);
-    if (seg === SS) this.setShadow();
+    if (seg === /* SS */ 2) this.setShadow();
   }
 
   imulReg(a: number, b: number): void {
@@ -1263,7 +1239,7 @@ export class Interpreter extends Arithmetic {
     if ((al & 0xf) > 9 || this.getAF()) {
       al = subtract ? al - 6 : al + 6;
       cf = oldCf | (al < 0 || al > 0xff ? 1 : 0);
-      af = AF;
+      af = /* AF */ 0x10;
       al &= 0xff;
     }
     if (oldAl > 0x99 || oldCf) {
@@ -1284,7 +1260,7 @@ export class Interpreter extends Arithmetic {
         ax = (ax - 6) & 0xffff;
         ax = (ax - 0x100) & 0xffff;
       } else ax = (ax + 0x106) & 0xffff;
-      flags = AF | CF;
+      flags = /* AF */ 0x10 | /* CF */ 0x1;
     }
     ax &= 0xff0f;
     this.setReg16(0, ax);
@@ -1294,7 +1270,7 @@ export class Interpreter extends Arithmetic {
   pusha(): void {
     const r = this.regs;
     const size = this.os32 ? 4 : 2;
-    this.checkWrite(SS, this.stackOff(-8 * size), 8 * size);
+    this.checkWrite(/* SS */ 2, this.stackOff(-8 * size), 8 * size);
     const esp = r[4];
     for (let i = 0; i < 8; i++) {
       const v = i === 4 ? esp : r[i];
@@ -1306,7 +1282,7 @@ export class Interpreter extends Arithmetic {
   popa(): void {
     const r = this.regs;
     const size = this.os32 ? 4 : 2;
-    this.checkRead(SS, this.stackOff(0), 8 * size);
+    this.checkRead(/* SS */ 2, this.stackOff(0), 8 * size);
     for (let i = 7; i >= 0; i--) {
       const v = this.popv();
       if (i === 4) continue;
@@ -1352,14 +1328,14 @@ export class Interpreter extends Arithmetic {
     const level = this.fetch8() & 31;
     const os = this.os32 ? 4 : 2;
     // Check the whole new frame first so a fault leaves ESP and EBP unchanged.
-    this.checkWrite(SS, this.stackOff(-(os * (1 + level))), os * (1 + level));
+    this.checkWrite(/* SS */ 2, this.stackOff(-(os * (1 + level))), os * (1 + level));
     this.pushv(r[5]);
     const frameTemp = this.ssB ? r[4] : r[4] & 0xffff;
     if (level > 0) {
       let bp = this.ssB ? r[5] : r[5] & 0xffff;
       for (let i = 1; i < level; i++) {
         bp = this.ssB ? (bp - os) | 0 : (bp - os) & 0xffff;
-        this.pushv(this.os32 ? this.rd32(SS, bp) : this.rd16(SS, bp));
+        this.pushv(this.os32 ? this.rd32(/* SS */ 2, bp) : this.rd16(/* SS */ 2, bp));
       }
       this.pushv(frameTemp);
     }
@@ -1383,7 +1359,7 @@ export class Interpreter extends Arithmetic {
       case 2: {
         const target = this.readEv();
         const t = this.os32 ? target : target & 0xffff;
-        if ((t ^ MIN) > this.csLimitF) this.gp(0);
+        if ((t ^ /* MIN */ -0x80000000) > this.csLimitF) this.gp(0);
         this.pushv(this.pc);
         this.pc = t;
         return;
