@@ -185,7 +185,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           if (hasUntil && ((this.csBase + this.pc) | 0) === untilLin) return "address";
           if (this.csD) {
             const left = end - this.icount;
-            if (this.runInline(Math.min(left, 0x40000000), hasUntil, untilLin) !== 0) continue;
+            // Short bursts: V8 then runs runInline as a normal optimized function rather than
+            // one long on-stack-replaced loop, measurably faster.
+            if (this.runInline(Math.min(left, 0x1000), hasUntil, untilLin) !== 0) continue;
           }
           this.step();
           this.icount++;
