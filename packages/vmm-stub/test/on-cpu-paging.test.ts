@@ -1,15 +1,16 @@
 /**
- * The stub with paging on Ia32Cpu + Mmu (imported by relative path, see on-cpu.test.ts):
+ * The stub with paging on Ia32Cpu + Mmu:
  * two address spaces (claim 4: the guest's shadow page directory and the VMM's, the stub at
  * the same linear address in both, supervisor-only in the guest's), the world switch of a
  * host call (claim 8), a guest touch of a stub page faulting into the monitor (claim 6), and
  * a move that remaps the same frames elsewhere (claims 9, 10): no byte is copied.
  */
-import type { IoBus, PhysicalMemory, RamFastPath } from "@pagurus/spec";
+import { PhysicalMemoryMap } from "@pagurus/bus";
+import { Ia32Cpu } from "@pagurus/cpu";
+import { Mmu } from "@pagurus/mmu";
+import type { IoBus } from "@pagurus/spec";
 import { Reg, Seg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
-import { Ia32Cpu } from "../../cpu/src/index.js";
-import { Mmu } from "../../mmu/src/index.js";
 import {
   compressDescriptor,
   createStubImage,
@@ -47,39 +48,9 @@ const H80 = 0x21000;
 const KSTACK = 0x9000;
 const USTACK = 0x8000;
 
-class Ram implements PhysicalMemory {
-  readonly ram = new Uint8Array(RAM);
-  readonly fastPath: RamFastPath;
-  constructor() {
-    const direct = new Uint8Array(1 << 20);
-    direct.fill(3, 0, RAM >>> 12);
-    this.fastPath = { ram: this.ram, direct };
-  }
-  read8(a: number): number {
-    return a < RAM ? this.ram[a] : 0xff;
-  }
-  read16(a: number): number {
-    return this.read8(a) | (this.read8(a + 1) << 8);
-  }
-  read32(a: number): number {
-    return (this.read16(a) | (this.read16(a + 2) << 16)) >>> 0;
-  }
-  write8(a: number, v: number): void {
-    if (a < RAM) this.ram[a] = v;
-  }
-  write16(a: number, v: number): void {
-    this.write8(a, v & 0xff);
-    this.write8(a + 1, (v >>> 8) & 0xff);
-  }
-  write32(a: number, v: number): void {
-    this.write16(a, v & 0xffff);
-    this.write16(a + 2, v >>> 16);
-  }
-}
-
 describe("the stub on Ia32Cpu with paging", () => {
   it("world switch, a guest touch of the stub, and a move by remapping", () => {
-    const mem = new Ram();
+    const mem = new PhysicalMemoryMap({ ramSize: RAM });
     const r32 = (a: number) => mem.read32(a);
     const w32 = (a: number, v: number) => mem.write32(a, v >>> 0);
     const data = (field: keyof typeof DataField) => STUB_FRAMES + DataField[field];

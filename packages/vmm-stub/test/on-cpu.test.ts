@@ -5,14 +5,12 @@
  * changing. Paging is off here (vmmCr3 = shadow CR3s = 0, so the stub switches nothing):
  * "remapping" the stub is played by copying its frames, which is what a page-table remap
  * looks like from the CPU's side.
- *
- * @pagurus/cpu is imported by relative path: declaring it as a devDependency needs a lockfile
- * update this change could not make (see the package README).
  */
-import type { IoBus, PhysicalMemory, RamFastPath } from "@pagurus/spec";
+import { PhysicalMemoryMap } from "@pagurus/bus";
+import { Ia32Cpu } from "@pagurus/cpu";
+import type { IoBus } from "@pagurus/spec";
 import { Reg, Seg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
-import { Ia32Cpu } from "../../cpu/src/index.js";
 import {
   CODE_PAGES,
   CoreRequest,
@@ -44,36 +42,6 @@ const H0D = 0x25000;
 const KSTACK = 0x9000;
 const USTACK = 0x8000;
 
-class Ram implements PhysicalMemory {
-  readonly ram = new Uint8Array(RAM);
-  readonly fastPath: RamFastPath;
-  constructor() {
-    const direct = new Uint8Array(1 << 20);
-    direct.fill(3, 0, RAM >>> 12);
-    this.fastPath = { ram: this.ram, direct };
-  }
-  read8(a: number): number {
-    return a < RAM ? this.ram[a] : 0xff;
-  }
-  read16(a: number): number {
-    return this.read8(a) | (this.read8(a + 1) << 8);
-  }
-  read32(a: number): number {
-    return (this.read16(a) | (this.read16(a + 2) << 16)) >>> 0;
-  }
-  write8(a: number, v: number): void {
-    if (a < RAM) this.ram[a] = v;
-  }
-  write16(a: number, v: number): void {
-    this.write8(a, v & 0xff);
-    this.write8(a + 1, (v >>> 8) & 0xff);
-  }
-  write32(a: number, v: number): void {
-    this.write16(a, v & 0xffff);
-    this.write16(a + 2, v >>> 16);
-  }
-}
-
 interface HostCall {
   reason: number;
   vector: number;
@@ -84,7 +52,7 @@ interface HostCall {
 
 /** A tiny stand-in for vmm-core: loads the stub, fills the guest's GDT slots, records host calls. */
 function world(base: number, code: Record<number, number[]>, virtualizationAssist = false) {
-  const mem = new Ram();
+  const mem = new PhysicalMemoryMap({ ramSize: RAM });
   const calls: HostCall[] = [];
   const r32 = (a: number) => mem.read32(a);
   const w32 = (a: number, v: number) => mem.write32(a, v >>> 0);
