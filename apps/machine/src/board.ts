@@ -426,10 +426,8 @@ export class Machine {
           halted = waited;
           continue;
         }
-        case "shutdown": {
-          const report = cpu.shutdownReport ?? "triple fault";
-          return cpu.inShutdown ? { kind: "shutdown", report } : { kind: "unimplemented", report };
-        }
+        case "shutdown":
+          return this.guestShutdown(null);
       }
     }
   }
@@ -457,16 +455,22 @@ export class Machine {
         continue;
       }
       const budget = Math.min(Math.max(1, clock.nextDeadline - clock.now), this.slice, left);
+      if (monitor.emulating) {
+        // Real mode: the monitor interprets the guest on the virtual CPU.
+        const ran = monitor.emulate(budget);
+        if (ran > 0) clock.advance(ran);
+        if (this.exit !== null) return this.exit;
+        if (monitor.status === "shutdown") return this.guestShutdown(monitor.message);
+        monitor.poll(ran);
+        continue;
+      }
       const before = machine.instructionCount;
       const reason = machine.run({ instructions: budget });
       const ran = machine.instructionCount - before;
       if (ran > 0) clock.advance(ran);
       const status = monitor.service();
       if (this.exit !== null) return this.exit;
-      if (status === "shutdown") {
-        const report = this.cpu.shutdownReport ?? monitor.message ?? "triple fault";
-        return this.cpu.inShutdown ? { kind: "shutdown", report } : { kind: "unimplemented", report };
-      }
+      if (status === "shutdown") return this.guestShutdown(monitor.message);
       if (status === "fault") return { kind: "unimplemented", report: monitor.message ?? "monitor fault" };
       if (reason === "shutdown" || reason === "halt") {
         return {
@@ -476,6 +480,12 @@ export class Machine {
       }
       monitor.poll(ran);
     }
+  }
+
+  /** How a run ends when the guest's CPU shut down: a triple fault, or something it lacks. */
+  private guestShutdown(fallback: string | null): MachineExit {
+    const report = this.cpu.shutdownReport ?? fallback ?? "triple fault";
+    return this.cpu.inShutdown ? { kind: "shutdown", report } : { kind: "unimplemented", report };
   }
 
   /** The general, segment and control registers, for a triple fault's report. */

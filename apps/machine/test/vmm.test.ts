@@ -64,10 +64,6 @@ const scenario = (name: string): GuestKernel => ({
  * issue 6 and packages/vmm-core/README.md).
  */
 const KNOWN_DIFFERENCES: Record<string, { reason: string; bareLine: RegExp }> = {
-  realmode: {
-    reason: "real-mode guest code does not run under the monitor yet (it ends with a clear report)",
-    bareLine: /^in real mode:/,
-  },
   segments: {
     reason: "ring compression: an RPL 3 selector for a DPL 0 descriptor loads, where bare it faults",
     bareLine: /^RPL 3 > DPL 0 into ES: +vector 0D error 00000010$/,

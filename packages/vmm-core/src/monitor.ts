@@ -172,6 +172,7 @@ export class Monitor {
   private kickAcknowledged = false;
   private kickRaised = false;
   private statusValue: MonitorStatus = "running";
+  private emulatingValue = false;
   private faultMessage: string | null = null;
   private sinceLastPeriod = 0;
   /** An exception the core asked the stub to deliver, until the stub confirms by resuming. */
@@ -338,6 +339,37 @@ export class Monitor {
       this.followInterruptLines();
     }
     return this.statusValue;
+  }
+
+  /** True while the guest runs in real mode, on the virtual CPU alone ({@link emulate}). */
+  get emulating(): boolean {
+    return this.emulatingValue;
+  }
+
+  /**
+   * While the guest is in real mode, the app calls this instead of running the machine: the
+   * virtual CPU runs the guest (its PIC interrupts it directly) for up to `budget`
+   * instructions. Once the guest is back in protected mode, its state goes back to the
+   * machine and the guest runs natively again. Returns the instructions run.
+   */
+  emulate(budget: number): number {
+    const before = this.guest.instructionCount;
+    const reason = this.guest.run({ instructions: budget });
+    const ran = this.guest.instructionCount - before;
+    this.counters.emulated += ran;
+    if (reason === "halt") this.statusValue = "halted";
+    else if (reason === "shutdown") {
+      this.statusValue = "shutdown";
+      this.faultMessage = this.guest.shutdownReport;
+      return ran;
+    }
+    if ((this.guest.getCr(0) & CR0_PE) !== 0) {
+      this.emulatingValue = false;
+      this.refillGuestSlots();
+      this.syncOut();
+      this.guestTablesChanged();
+    }
+    return ran;
   }
 
   /**
@@ -585,9 +617,12 @@ export class Monitor {
   /** A halted guest with an interrupt it can take: the virtual CPU takes it and wakes. */
   private wake(): void {
     this.statusValue = "running";
-    this.onVirtualCpu(() => {
+    const take = () => {
       if (this.guest.run({ instructions: 0 }) === "halt") this.statusValue = "halted";
-    });
+    };
+    // In real mode the virtual CPU holds the guest's state alone: nothing to sync.
+    if (this.emulatingValue) take();
+    else this.onVirtualCpu(take);
   }
 
   // ---- state between the machine and the virtual CPU ------------------------------------
@@ -729,7 +764,10 @@ export class Monitor {
   private afterSystemChange(before: ReturnType<Monitor["systemState"]>): void {
     const after = this.systemState();
     if ((after.cr0 & CR0_PE) === 0) {
-      this.fail("the guest left protected mode: real-mode guest code does not run under the monitor yet");
+      // Real mode cannot run deprivileged (there is no virtual-8086 mode in the CPU yet): like
+      // the monitors of its day, this one interprets it, on the virtual CPU, until the guest
+      // turns protection back on (see emulate()).
+      this.emulatingValue = true;
       return;
     }
     if (after.cr0 !== before.cr0 || after.cr4 !== before.cr4) {
