@@ -9,25 +9,22 @@ import { PhysicalMemoryMap } from "@pagurus/bus";
 import { Ia32Cpu } from "@pagurus/cpu";
 import { Mmu } from "@pagurus/mmu";
 import type { IoBus } from "@pagurus/spec";
-import { Reg, Seg } from "@pagurus/spec";
+import { Seg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
 import {
-  compressDescriptor,
   createStubImage,
   DataField,
   ExitReason,
   FrameField,
-  gdtSlotOffset,
   PAGE_SIZE,
   readStubCounters,
   relocate,
-  Selector,
   STUB_PAGES,
   STUB_SIZE,
   StubOffset,
   stubImage,
-  userDescriptor,
 } from "../src/index.js";
+import { enterGuestUser, writeGuestDescriptors } from "./guest-setup.js";
 
 const RAM = 8 << 20;
 const STUB_FRAMES = 0x600000; // physical home of the stub's 5 frames; never mapped for the guest
@@ -100,19 +97,7 @@ describe("the stub on Ia32Cpu with paging", () => {
     w32(PROBE + PAGE_SIZE, 0x75736572); // what the user view sees
 
     // Guest descriptors (compressed to DPL 3), IDT, TSS, data page.
-    const slot = (i: number, access: number) => {
-      const [lo, hi] = compressDescriptor(0x0000ffff, 0x00cf0000 | (access << 8), 3);
-      w32(STUB_FRAMES + gdtSlotOffset(i), lo);
-      w32(STUB_FRAMES + gdtSlotOffset(i) + 4, hi);
-      // and the guest user's GDT: the guest's own descriptor, DPL unchanged
-      const [ulo, uhi] = userDescriptor(0x0000ffff, 0x00cf0000 | (access << 8));
-      w32(STUB_FRAMES + gdtSlotOffset(i, true), ulo);
-      w32(STUB_FRAMES + gdtSlotOffset(i, true) + 4, uhi);
-    };
-    slot(1, 0x9b);
-    slot(2, 0x93);
-    slot(3, 0xfb);
-    slot(4, 0xf3);
+    writeGuestDescriptors(w32, STUB_FRAMES);
     w32(GUEST_IDT + 0x80 * 8, (0x08 << 16) | (H80 & 0xffff));
     w32(GUEST_IDT + 0x80 * 8 + 4, (H80 & 0xffff0000) | (0xee << 8));
     w32(GUEST_TSS + 4, KSTACK);
@@ -131,24 +116,9 @@ describe("the stub on Ia32Cpu with paging", () => {
     mem.ram.set(user, USER);
     mem.ram.set([0xcf], H80);
 
-    const r = relocate(BASE_A);
     cpu.setCr(3, USER_PD);
     cpu.setCr(0, 0x80010011); // PG, WP, ET, PE
-    cpu.gdtr = r.gdtr;
-    cpu.idtr = r.idtr;
-    cpu.setSegment(Seg.TR, {
-      selector: Selector.monitorTss,
-      base: BASE_A + StubOffset.tss,
-      limit: 103,
-      access: 0x8b,
-    });
-    cpu.setSegment(Seg.CS, { selector: 0x1b, base: 0, limit: 0xffffffff, access: 0xc0fb });
-    for (const s of [Seg.SS, Seg.DS, Seg.ES, Seg.FS, Seg.GS]) {
-      cpu.setSegment(s, { selector: 0x23, base: 0, limit: 0xffffffff, access: 0xc0f3 });
-    }
-    cpu.setReg(Reg.ESP, USTACK);
-    cpu.eip = USER;
-    cpu.eflags = 0x202;
+    enterGuestUser(cpu, BASE_A, USER, USTACK);
 
     // 1. INT 0x80 and its IRET run in the stub alone; the read of the stub's page faults (#PF,
     //    user, present) and goes to the core in the VMM's address space.

@@ -9,26 +9,23 @@
 import { PhysicalMemoryMap } from "@pagurus/bus";
 import { Ia32Cpu } from "@pagurus/cpu";
 import type { IoBus } from "@pagurus/spec";
-import { Reg, Seg } from "@pagurus/spec";
+import { Seg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
 import {
   CODE_PAGES,
   CoreRequest,
-  compressDescriptor,
   createStubImage,
   DataField,
   ExitReason,
   FrameField,
-  gdtSlotOffset,
   PAGE_SIZE,
   readStubCounters,
   relocate,
-  Selector,
   STUB_SIZE,
   StubOffset,
   stubImage,
-  userDescriptor,
 } from "../src/index.js";
+import { enterGuestUser, writeGuestDescriptors } from "./guest-setup.js";
 
 const RAM = 4 << 20;
 const GUEST_IDT = 0x10000;
@@ -80,20 +77,8 @@ function world(base: number, code: Record<number, number[]>, virtualizationAssis
   };
   const cpu = new Ia32Cpu({ memory: mem, io }, { virtualizationAssist });
   mem.ram.set(createStubImage(base), base);
-  // Guest descriptors in the stub's GDT slots, DPL 0 compressed to 3 (the core's job).
-  const slot = (i: number, access: number) => {
-    const [lo, hi] = compressDescriptor(0x0000ffff, 0x00cf0000 | (access << 8), 3);
-    w32(base + gdtSlotOffset(i), lo);
-    w32(base + gdtSlotOffset(i) + 4, hi);
-    // and the guest user's GDT: the guest's own descriptor, DPL unchanged
-    const [ulo, uhi] = userDescriptor(0x0000ffff, 0x00cf0000 | (access << 8));
-    w32(base + gdtSlotOffset(i, true), ulo);
-    w32(base + gdtSlotOffset(i, true) + 4, uhi);
-  };
-  slot(1, 0x9b); // guest kernel code 0x08
-  slot(2, 0x93); // guest kernel data 0x10
-  slot(3, 0xfb); // guest user code 0x18
-  slot(4, 0xf3); // guest user data 0x20
+  // Guest descriptors in the stub's GDTs (the core's job).
+  writeGuestDescriptors(w32, base);
   // The guest's own IDT and TSS, and the data page fields the core keeps.
   const gate = (v: number, offset: number, type: number) => {
     w32(GUEST_IDT + v * 8, (0x08 << 16) | (offset & 0xffff));
@@ -115,23 +100,8 @@ function world(base: number, code: Record<number, number[]>, virtualizationAssis
   for (const [at, bytes] of Object.entries(code)) mem.ram.set(bytes, Number(at));
   // The CPU as the core leaves it before entering the guest: protected mode, the stub's
   // tables, the guest in user mode at CPL 3.
-  const r = relocate(base);
   cpu.setCr(0, 0x11);
-  cpu.gdtr = r.gdtr;
-  cpu.idtr = r.idtr;
-  cpu.setSegment(Seg.TR, {
-    selector: Selector.monitorTss,
-    base: base + StubOffset.tss,
-    limit: 103,
-    access: 0x8b,
-  });
-  cpu.setSegment(Seg.CS, { selector: 0x1b, base: 0, limit: 0xffffffff, access: 0xc0fb });
-  for (const s of [Seg.SS, Seg.DS, Seg.ES, Seg.FS, Seg.GS]) {
-    cpu.setSegment(s, { selector: 0x23, base: 0, limit: 0xffffffff, access: 0xc0f3 });
-  }
-  cpu.setReg(Reg.ESP, USTACK);
-  cpu.eip = USER;
-  cpu.eflags = 0x202;
+  enterGuestUser(cpu, base, USER, USTACK);
   return {
     cpu,
     mem,
