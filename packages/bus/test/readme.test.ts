@@ -1,28 +1,9 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, expect, it, vi } from "vitest";
+import { expect, it } from "vitest";
+import { runReadmeExample } from "../../../test/readme-example.js";
 
 // The README's first example must run as written and print what its `// →` comments say.
 it("the README example runs and prints what it claims", async () => {
-  const readme = readFileSync(join(import.meta.dirname, "../README.md"), "utf8");
-  const code = /```ts\n([\s\S]*?)```/.exec(readme)![1];
-  const claims = [...code.matchAll(/console\.log\(.*\); \/\/ → (\S+)/g)].map((m) => m[1]);
+  const { claims, printed } = await runReadmeExample(import.meta.dirname, "@pagurus/bus");
   expect(claims.length).toBeGreaterThan(5);
-
-  const dir = join(import.meta.dirname, ".readme");
-  mkdirSync(dir, { recursive: true });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, "example.ts");
-  writeFileSync(file, code.replace('from "@pagurus/bus"', 'from "../../src/index.js"'));
-
-  const printed: string[] = [];
-  const log = vi
-    .spyOn(console, "log")
-    .mockImplementation((value: unknown) => void printed.push(String(value)));
-  try {
-    await import(file);
-  } finally {
-    log.mockRestore();
-  }
   expect(printed).toEqual(claims);
 });
