@@ -46,6 +46,10 @@ import { ShadowPaging, ShadowView, type StubMapping, translateGuest } from "./sh
 import { VmmAddressSpace } from "./vmm-space.js";
 
 const PAGE = 4096;
+/** In a descriptor's high dword: the S bit (code or data) and the type's accessed bit. */
+const DESCRIPTOR_S = 1 << 12;
+const DESCRIPTOR_ACCESSED = 1 << 8;
+const DESCRIPTOR_S_ACCESSED = DESCRIPTOR_S | DESCRIPTOR_ACCESSED;
 const NO_VECTOR = 0xffffffff;
 /**
  * The vector the machine's interrupt line uses to get the stub's attention when a virtual
@@ -179,6 +183,8 @@ export class Monitor {
   private requested: { vector: number; error: number } | null = null;
   /** The guest's own descriptor behind each stub GDT slot (the stub holds it compressed). */
   private readonly slotGuest: (readonly [number, number] | null)[] = new Array(GUEST_GDT_SLOTS).fill(null);
+  /** Slots copied from a guest descriptor whose accessed bit was clear (see propagateAccessed). */
+  private readonly unaccessedSlots = new Set<number>();
   private readonly moves: MonitorRelocation[] = [];
   private counters = {
     hostCalls: 0,
@@ -431,6 +437,7 @@ export class Monitor {
   // ---- host calls --------------------------------------------------------------------
 
   private hostCall(): void {
+    this.propagateAccessed();
     const reason = this.readData(DataField.exitReason);
     const vector = this.readFrame(FrameField.vector) & 0xff;
     const error = this.readFrame(FrameField.error);
@@ -713,7 +720,12 @@ export class Monitor {
     const index = state.selector >>> 3;
     if ((state.selector & 4) !== 0 || index === 0 || index >= GUEST_GDT_SLOTS) return;
     if ((state.access & 0x80) === 0) return;
-    this.writeSlot(index, encodeDescriptor(state));
+    const encoded = encodeDescriptor(state);
+    // The guest's own descriptor, if that is what the cache holds: its accessed bit stays the
+    // guest's (propagateAccessed).
+    const current = this.slotGuest[index];
+    if (current?.[0] === encoded[0] && ((current[1] ^ encoded[1]) & ~DESCRIPTOR_ACCESSED) === 0) return;
+    this.writeSlot(index, encoded);
   }
 
   /** Copies the guest's GDT into the stub's guest slots (after LGDT, or at start). */
@@ -747,6 +759,39 @@ export class Monitor {
     this.writeStub(gdtSlotOffset(index, true), ulo);
     this.writeStub(gdtSlotOffset(index, true) + 4, uhi);
     this.slotGuest[index] = guest === null || (lo === 0 && hi === 0) ? null : guest;
+    if (guest !== null && (guest[1] & DESCRIPTOR_S_ACCESSED) === DESCRIPTOR_S)
+      this.unaccessedSlots.add(index);
+    else this.unaccessedSlots.delete(index);
+  }
+
+  /**
+   * A segment load the machine performs from a stub slot sets the accessed bit there, in the
+   * monitor's copy (SDM Vol. 3A, 3.4.5.1). The guest's own descriptor must show it too: at
+   * every entry to the core (before the guest can observe anything through it), the bit is
+   * carried over to the guest's GDT for the few slots copied without it.
+   */
+  private propagateAccessed(): void {
+    if (this.unaccessedSlots.size === 0) return;
+    const gdtr = this.guest.gdtr;
+    const paging = this.guestPaging();
+    for (const index of this.unaccessedSlots) {
+      const guest = this.slotGuest[index];
+      const kernelHi = this.readStub(gdtSlotOffset(index) + 4);
+      const userHi = this.readStub(gdtSlotOffset(index, true) + 4);
+      if (guest === null || ((kernelHi | userHi) & DESCRIPTOR_ACCESSED) === 0) continue;
+      this.unaccessedSlots.delete(index);
+      const hi = (guest[1] | DESCRIPTOR_ACCESSED) >>> 0;
+      this.slotGuest[index] = [guest[0], hi];
+      const physical = translateGuest(
+        this.memory,
+        paging,
+        this.guestRamSize,
+        (gdtr.base + index * 8 + 4) >>> 0,
+      );
+      if (physical >= 0 && physical + 4 <= this.guestRamSize && this.memory.read32(physical) === guest[1]) {
+        this.memory.write32(physical, hi);
+      }
+    }
   }
 
   private systemState() {
