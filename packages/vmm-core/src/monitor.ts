@@ -183,6 +183,8 @@ export class Monitor {
   private requested: { vector: number; error: number } | null = null;
   /** The guest's own descriptor behind each stub GDT slot (the stub holds it compressed). */
   private readonly slotGuest: (readonly [number, number] | null)[] = new Array(GUEST_GDT_SLOTS).fill(null);
+  /** What each slot was last written from, two dwords a slot (followGuestGdt compares). */
+  private readonly slotCopied = new Uint32Array(GUEST_GDT_SLOTS * 2);
   /** Slots copied from a guest descriptor whose accessed bit was clear (see propagateAccessed). */
   private readonly unaccessedSlots = new Set<number>();
   private readonly moves: MonitorRelocation[] = [];
@@ -541,6 +543,11 @@ export class Monitor {
           this.emulateTableWrite(outcome.physical & ~0xfff);
           return;
         }
+        if (outcome.kind === "emulate" && outcome.reason === "descriptor-table") {
+          this.onVirtualCpu(() => this.stepGuest());
+          this.followGuestGdt();
+          return;
+        }
         this.onVirtualCpu(() => this.stepGuest());
         return;
       }
@@ -743,6 +750,39 @@ export class Monitor {
       this.writeSlot(index, [lo, hi]);
     }
     for (const seg of SEGMENTS) this.ensureSlot(this.guest.getSegment(seg));
+    this.protectGuestGdt();
+  }
+
+  /**
+   * The guest wrote its GDT (write-protected in the shadows): its descriptors that changed
+   * are copied again, so that its next load of one gets what it wrote. A segment register
+   * already loaded keeps its cached descriptor, as on hardware (ensureSlot keeps that in the
+   * slot, which the stub reloads from).
+   */
+  private followGuestGdt(): void {
+    const gdtr = this.guest.gdtr;
+    const paging = this.guestPaging();
+    const entries = Math.min(GUEST_GDT_SLOTS, (gdtr.limit + 1) >>> 3);
+    for (let index = 1; index < entries; index++) {
+      const lo = this.readGuestLinear(paging, gdtr.base + index * 8);
+      const hi = this.readGuestLinear(paging, gdtr.base + index * 8 + 4);
+      if (lo >>> 0 === this.slotCopied[index * 2] && hi >>> 0 === this.slotCopied[index * 2 + 1]) continue;
+      this.writeSlot(index, [lo, hi]);
+    }
+    for (const seg of SEGMENTS) this.ensureSlot(this.guest.getSegment(seg));
+  }
+
+  /** The frames of the guest's GDT, write-protected in the shadows (followGuestGdt). */
+  private protectGuestGdt(): void {
+    const frames = new Set<number>();
+    const gdtr = this.guest.gdtr;
+    const paging = this.guestPaging();
+    const end = gdtr.base + gdtr.limit;
+    for (let page = gdtr.base - (gdtr.base % PAGE); page <= end; page += PAGE) {
+      const physical = translateGuest(this.memory, paging, this.guestRamSize, page >>> 0);
+      if (physical >= 0 && physical < this.guestRamSize) frames.add(physical - (physical % PAGE));
+    }
+    this.shadow.protectDescriptorFrames(frames);
   }
 
   /**
@@ -751,6 +791,8 @@ export class Monitor {
    * does what the guest asked.
    */
   private writeSlot(index: number, guest: readonly [number, number] | null): void {
+    this.slotCopied[index * 2] = guest === null ? 0 : guest[0];
+    this.slotCopied[index * 2 + 1] = guest === null ? 0 : guest[1];
     const [lo, hi] = guest === null ? [0, 0] : compressDescriptor(guest[0], guest[1], 3);
     this.writeStub(gdtSlotOffset(index), lo);
     this.writeStub(gdtSlotOffset(index) + 4, hi);
@@ -782,6 +824,7 @@ export class Monitor {
       this.unaccessedSlots.delete(index);
       const hi = (guest[1] | DESCRIPTOR_ACCESSED) >>> 0;
       this.slotGuest[index] = [guest[0], hi];
+      if (this.slotCopied[index * 2 + 1] === guest[1] >>> 0) this.slotCopied[index * 2 + 1] = hi;
       const physical = translateGuest(
         this.memory,
         paging,
@@ -818,8 +861,10 @@ export class Monitor {
     if (after.cr0 !== before.cr0 || after.cr4 !== before.cr4) {
       this.shadow.flushAll();
       this.guestTablesChanged();
+      this.protectGuestGdt();
     } else if (after.cr3 !== before.cr3) {
       this.guestTablesChanged();
+      this.protectGuestGdt();
     }
     if (after.gdtr.base !== before.gdtr.base || after.gdtr.limit !== before.gdtr.limit) {
       this.refillGuestSlots();

@@ -107,6 +107,36 @@ describe("descriptor accessed bits", () => {
   });
 });
 
+describe("a guest that edits its GDT in memory", () => {
+  it("loads what it wrote, and keeps a loaded segment's cached descriptor until it reloads", () => {
+    const base16 = GDT + 3 * 8 + 2; // descriptor 0x18's base, bits 15..0
+    // mov word [base16], 0x1000; mov ax, 0x18; mov es, ax; mov eax, [es:0];
+    // mov word [base16], 0x2000; mov ebx, [es:0]; mov ecx, cr0 (a trap: the stub reloads ES);
+    // mov edx, [es:0]; out 0xf4, al
+    const code = new Uint8Array([
+      ...[0x66, 0xc7, 0x05, ...le32(base16), 0x00, 0x10, 0x66, 0xb8, 0x18, 0x00, 0x8e, 0xc0],
+      ...[0x26, 0xa1, 0, 0, 0, 0, 0x66, 0xc7, 0x05, ...le32(base16), 0x00, 0x20],
+      ...[0x26, 0x8b, 0x1d, 0, 0, 0, 0, 0x0f, 0x20, 0xc1, 0x26, 0x8b, 0x15, 0, 0, 0, 0, 0xe6, 0xf4],
+    ]);
+    const prepare = (cpu: import("@pagurus/cpu").Ia32Cpu, ram: Uint8Array) => {
+      const gdt = new DataView(ram.buffer, ram.byteOffset + GDT, 32);
+      gdt.setBigUint64(8, 0x00cf9b000000ffffn, true);
+      gdt.setBigUint64(16, 0x00cf93000000ffffn, true);
+      gdt.setBigUint64(24, 0x00cf93000000ffffn, true);
+      cpu.gdtr = { base: GDT, limit: 31 };
+      const words = new DataView(ram.buffer, ram.byteOffset);
+      words.setUint32(0x0000, 0x11111111, true);
+      words.setUint32(0x1000, 0x22222222, true);
+      words.setUint32(0x2000, 0x33333333, true);
+    };
+    const bare = runBare(code, 1000, { ramSize: RAM, prepare });
+    const monitored = runMonitored(code, { ramSize: RAM, prepare, limit: 2_000_000 });
+    expect(bare.end).toBe("exit");
+    expect([0, 3, 2].map((r) => bare.regs[r] >>> 0)).toEqual([0x22222222, 0x22222222, 0x22222222]);
+    expect(state(monitored)).toEqual(state(bare));
+  });
+});
+
 function le32(v: number): number[] {
   return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 }
