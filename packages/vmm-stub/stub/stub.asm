@@ -506,10 +506,7 @@ iret_user_cs_ok:
     jnz .done                   ; conforming: any DPL <= 3 (CF is clear)
     and edx, 3 << 13
     cmp edx, 3 << 13
-    jne .fail                   ; nonconforming: DPL = 3
-    clc
-    jmp .done
-.fail:
+    je .done                    ; nonconforming: DPL = 3 (CF is clear after an equal compare)
     stc
 .done:
     pop edx
