@@ -258,69 +258,264 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
    */
   runInline(budget: number, hasUntil: boolean, untilLin: number): number {
     let pc = this.pc;
-    let ic = this.icount;
-    const start = ic;
-    const limit = ic + budget;
+    const start = this.icount;
+    // Instructions retired in this burst (a small int32, unlike the lifetime count).
+    let n = 0;
+    // eventPending can only turn true inside a call out of this function (a device callback,
+    // requestStop), so it is read again only after the slow paths (`slow`), as are the fetch
+    // window's bounds (a call may flush the TLB). Pending at entry: one instruction, as before.
+    const nmax = this.eventPending ? 1 : budget;
+    let fLo = this.fetchLo;
+    let fHi = this.fetchHi;
+    // The last EIP at which a 6-byte read (opcode and 5 more) stays in the window; an empty
+    // window when the window is too small. EIP and the window bounds stay int32 and EIP + 7
+    // <= fHi cannot wrap, so the arithmetic on them is `| 0` (no overflow checks).
+    let fHi5 = (fHi - 5) | 0;
+    if (fHi - fLo < 5) {
+      fLo = 1;
+      fHi5 = 0;
+    }
+    let fD = this.fetchDelta;
+    let slow = false;
     const ram = this.ram;
     const ram32 = this.ram32;
     const r = this.regs;
     const segBase = this.segBase;
     outer: for (;;) {
-      if (pc < this.fetchLo || pc + 5 > this.fetchHi) break;
-      const p = pc + this.fetchDelta;
+      if (pc < fLo || pc > fHi5) break;
+      const p = (pc + fD) | 0;
       const op = ram[p];
       switch (op) {
         case 0x90:
-          pc = pc + 1;
+          pc = (pc + 1) | 0;
           break;
         case 0x01:
-        case 0x03:
-        case 0x09:
-        case 0x0b:
-        case 0x21:
-        case 0x23:
-        case 0x29:
-        case 0x2b:
-        case 0x31:
-        case 0x33:
-        case 0x39:
-        case 0x3b:
-        case 0x85: {
+        case 0x03: {
+          // ADD r/m32, r32 / ADD r32, r/m32
           const m = ram[p + 1];
           if (m < 0xc0) {
             this.instrEip = pc;
-            this.icount = ic;
+            this.icount = start + n;
             this.instrEsp = r[4];
             this.segOvr = -1;
-            this.pc = pc + 2;
+            this.pc = (pc + 2) | 0;
             this.aluMem32(op, m);
             pc = this.pc;
+            slow = true;
             break;
           }
-          const d = op & 2 ? (m >> 3) & 7 : m & 7;
+          const d = op === 0x03 ? (m >> 3) & 7 : m & 7;
           const a = r[d];
-          const b = r[op & 2 ? m & 7 : (m >> 3) & 7];
-          const kind = op === 0x85 ? 4 : op >> 3;
-          let res: number;
-          if (kind === 0) {
-            res = (a + b) | 0;
-            this.lop = /* LF_ADD */ 1;
-            this.lop1 = a;
-            this.lop2 = b;
-          } else if (kind === 5 || kind === 7) {
-            res = (a - b) | 0;
-            this.lop = /* LF_SUB */ 3;
-            this.lop1 = a;
-            this.lop2 = b;
-          } else {
-            res = kind === 1 ? a | b : kind === 4 ? a & b : a ^ b;
-            this.lop = /* LF_LOGIC */ 5;
-          }
+          const b = r[op === 0x03 ? m & 7 : (m >> 3) & 7];
+          const res = (a + b) | 0;
+          r[d] = res;
+          this.lop = /* LF_ADD */ 1;
+          this.lop1 = a;
+          this.lop2 = b;
           this.lsz = 32;
           this.lmask = -1;
           this.lres = res;
-          if (kind !== 7 && op !== 0x85) r[d] = res;
-          pc = pc + 2;
+          pc = (pc + 2) | 0;
+          break;
+        }
+        case 0x09:
+        case 0x0b: {
+          // OR r/m32, r32 / OR r32, r/m32
+          const m = ram[p + 1];
+          if (m < 0xc0) {
+            this.instrEip = pc;
+            this.icount = start + n;
+            this.instrEsp = r[4];
+            this.segOvr = -1;
+            this.pc = (pc + 2) | 0;
+            this.aluMem32(op, m);
+            pc = this.pc;
+            slow = true;
+            break;
+          }
+          const d = op === 0x0b ? (m >> 3) & 7 : m & 7;
+          const a = r[d];
+          const b = r[op === 0x0b ? m & 7 : (m >> 3) & 7];
+          const res = a | b;
+          r[d] = res;
+          this.lop = /* LF_LOGIC */ 5;
+          this.lsz = 32;
+          this.lmask = -1;
+          this.lres = res;
+          pc = (pc + 2) | 0;
+          break;
+        }
+        case 0x21:
+        case 0x23: {
+          // AND r/m32, r32 / AND r32, r/m32
+          const m = ram[p + 1];
+          if (m < 0xc0) {
+            this.instrEip = pc;
+            this.icount = start + n;
+            this.instrEsp = r[4];
+            this.segOvr = -1;
+            this.pc = (pc + 2) | 0;
+            this.aluMem32(op, m);
+            pc = this.pc;
+            slow = true;
+            break;
+          }
+          const d = op === 0x23 ? (m >> 3) & 7 : m & 7;
+          const a = r[d];
+          const b = r[op === 0x23 ? m & 7 : (m >> 3) & 7];
+          const res = a & b;
+          r[d] = res;
+          this.lop = /* LF_LOGIC */ 5;
+          this.lsz = 32;
+          this.lmask = -1;
+          this.lres = res;
+          if ((ram[p + 2] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+            // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
+            const next = (pc + 4) | 0;
+            const target = (next + ((ram[p + 3] << 24) >> 24)) | 0;
+            if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
+              pc = (res === 0) === (ram[p + 2] === 0x74) ? target : next;
+              n++;
+              break;
+            }
+          }
+          pc = (pc + 2) | 0;
+          break;
+        }
+        case 0x29:
+        case 0x2b: {
+          // SUB r/m32, r32 / SUB r32, r/m32
+          const m = ram[p + 1];
+          if (m < 0xc0) {
+            this.instrEip = pc;
+            this.icount = start + n;
+            this.instrEsp = r[4];
+            this.segOvr = -1;
+            this.pc = (pc + 2) | 0;
+            this.aluMem32(op, m);
+            pc = this.pc;
+            slow = true;
+            break;
+          }
+          const d = op === 0x2b ? (m >> 3) & 7 : m & 7;
+          const a = r[d];
+          const b = r[op === 0x2b ? m & 7 : (m >> 3) & 7];
+          const res = (a - b) | 0;
+          r[d] = res;
+          this.lop = /* LF_SUB */ 3;
+          this.lop1 = a;
+          this.lop2 = b;
+          this.lsz = 32;
+          this.lmask = -1;
+          this.lres = res;
+          if ((ram[p + 2] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+            // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
+            const next = (pc + 4) | 0;
+            const target = (next + ((ram[p + 3] << 24) >> 24)) | 0;
+            if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
+              pc = (res === 0) === (ram[p + 2] === 0x74) ? target : next;
+              n++;
+              break;
+            }
+          }
+          pc = (pc + 2) | 0;
+          break;
+        }
+        case 0x31:
+        case 0x33: {
+          // XOR r/m32, r32 / XOR r32, r/m32
+          const m = ram[p + 1];
+          if (m < 0xc0) {
+            this.instrEip = pc;
+            this.icount = start + n;
+            this.instrEsp = r[4];
+            this.segOvr = -1;
+            this.pc = (pc + 2) | 0;
+            this.aluMem32(op, m);
+            pc = this.pc;
+            slow = true;
+            break;
+          }
+          const d = op === 0x33 ? (m >> 3) & 7 : m & 7;
+          const a = r[d];
+          const b = r[op === 0x33 ? m & 7 : (m >> 3) & 7];
+          const res = a ^ b;
+          r[d] = res;
+          this.lop = /* LF_LOGIC */ 5;
+          this.lsz = 32;
+          this.lmask = -1;
+          this.lres = res;
+          pc = (pc + 2) | 0;
+          break;
+        }
+        case 0x39:
+        case 0x3b: {
+          // CMP r/m32, r32 / CMP r32, r/m32
+          const m = ram[p + 1];
+          if (m < 0xc0) {
+            this.instrEip = pc;
+            this.icount = start + n;
+            this.instrEsp = r[4];
+            this.segOvr = -1;
+            this.pc = (pc + 2) | 0;
+            this.aluMem32(op, m);
+            pc = this.pc;
+            slow = true;
+            break;
+          }
+          const d = op === 0x3b ? (m >> 3) & 7 : m & 7;
+          const a = r[d];
+          const b = r[op === 0x3b ? m & 7 : (m >> 3) & 7];
+          const res = (a - b) | 0;
+          this.lop = /* LF_SUB */ 3;
+          this.lop1 = a;
+          this.lop2 = b;
+          this.lsz = 32;
+          this.lmask = -1;
+          this.lres = res;
+          if ((ram[p + 2] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+            // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
+            const next = (pc + 4) | 0;
+            const target = (next + ((ram[p + 3] << 24) >> 24)) | 0;
+            if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
+              pc = (res === 0) === (ram[p + 2] === 0x74) ? target : next;
+              n++;
+              break;
+            }
+          }
+          pc = (pc + 2) | 0;
+          break;
+        }
+        case 0x85: {
+          // TEST r/m32, r32
+          const m = ram[p + 1];
+          if (m < 0xc0) {
+            this.instrEip = pc;
+            this.icount = start + n;
+            this.instrEsp = r[4];
+            this.segOvr = -1;
+            this.pc = (pc + 2) | 0;
+            this.aluMem32(op, m);
+            pc = this.pc;
+            slow = true;
+            break;
+          }
+          const res = r[m & 7] & r[(m >> 3) & 7];
+          this.lop = /* LF_LOGIC */ 5;
+          this.lsz = 32;
+          this.lmask = -1;
+          this.lres = res;
+          if ((ram[p + 2] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+            // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
+            const next = (pc + 4) | 0;
+            const target = (next + ((ram[p + 3] << 24) >> 24)) | 0;
+            if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
+              pc = (res === 0) === (ram[p + 2] === 0x74) ? target : next;
+              n++;
+              break;
+            }
+          }
+          pc = (pc + 2) | 0;
           break;
         }
         case 0x83: {
@@ -329,12 +524,13 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           if (kind === 2 || kind === 3) break outer;
           if (m < 0xc0) {
             this.instrEip = pc;
-            this.icount = ic;
+            this.icount = start + n;
             this.instrEsp = r[4];
             this.segOvr = -1;
-            this.pc = pc + 2;
+            this.pc = (pc + 2) | 0;
             this.aluMemImm8(m);
             pc = this.pc;
+            slow = true;
             break;
           }
           const a = r[m & 7];
@@ -358,7 +554,17 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lmask = -1;
           this.lres = res;
           if (kind !== 7) r[m & 7] = res;
-          pc = pc + 3;
+          if ((ram[p + 3] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+            // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
+            const next = (pc + 5) | 0;
+            const target = (next + ((ram[p + 4] << 24) >> 24)) | 0;
+            if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
+              pc = (res === 0) === (ram[p + 3] === 0x74) ? target : next;
+              n++;
+              break;
+            }
+          }
+          pc = (pc + 3) | 0;
           break;
         }
         case 0x89:
@@ -367,10 +573,10 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           if (m >= 0xc0) {
             if (op === 0x89) r[m & 7] = r[(m >> 3) & 7];
             else r[(m >> 3) & 7] = r[m & 7];
-            pc = pc + 2;
+            pc = (pc + 2) | 0;
             break;
           }
-          if (pc + 7 <= this.fetchHi) {
+          if (pc + 7 <= fHi) {
             // The whole instruction is in the fetch window: decode the address here and
             // access an aligned dword of direct RAM without a call (else the general path).
             const mod = m >> 6;
@@ -412,7 +618,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
                 const pa = (e & -4096) | (lin & 4095);
                 if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
                   r[(m >> 3) & 7] = ram32[pa >>> 2];
-                  pc = pc + (q - p);
+                  pc = (pc + (q - p)) | 0;
                   break;
                 }
               }
@@ -424,18 +630,19 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               const pa = (e & -4096) | (lin & 4095);
               if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
                 ram32[pa >>> 2] = r[(m >> 3) & 7];
-                pc = pc + (q - p);
+                pc = (pc + (q - p)) | 0;
                 break;
               }
             }
           }
           this.instrEip = pc;
-          this.icount = ic;
+          this.icount = start + n;
           this.instrEsp = r[4];
           this.segOvr = -1;
-          this.pc = pc + 2;
+          this.pc = (pc + 2) | 0;
           this.movMem32(op, m);
           pc = this.pc;
+          slow = true;
           break;
         }
         case 0x40:
@@ -462,7 +669,17 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lres = res;
           this.lop1 = v;
           this.lop2 = 1;
-          pc = pc + 1;
+          if ((ram[p + 1] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+            // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
+            const next = (pc + 3) | 0;
+            const target = (next + ((ram[p + 2] << 24) >> 24)) | 0;
+            if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
+              pc = (res === 0) === (ram[p + 1] === 0x74) ? target : next;
+              n++;
+              break;
+            }
+          }
+          pc = (pc + 1) | 0;
           break;
         }
         case 0x70:
@@ -482,7 +699,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x7e:
         case 0x7f:
         case 0xeb: {
-          const next = pc + 2;
+          const next = (pc + 2) | 0;
           const target = (next + ((ram[p + 1] << 24) >> 24)) | 0;
           if ((target ^ -0x80000000) > this.csLimitF) break outer;
           let take: boolean;
@@ -497,7 +714,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         }
         case 0xe8:
         case 0xe9: {
-          const next = pc + 5;
+          const next = (pc + 5) | 0;
           const target =
             (next + (ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24))) | 0;
           if ((target ^ -0x80000000) > this.csLimitF) break outer;
@@ -520,9 +737,10 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               }
             }
             this.instrEip = pc;
-            this.icount = ic;
+            this.icount = start + n;
             this.instrEsp = r[4];
             this.push32(next);
+            slow = true;
           }
           pc = target;
           break;
@@ -548,15 +766,16 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
               ram32[pa >>> 2] = v;
               r[4] = n;
-              pc = pc + 1;
+              pc = (pc + 1) | 0;
               break;
             }
           }
           this.instrEip = pc;
-          this.icount = ic;
+          this.icount = start + n;
           this.instrEsp = r[4];
           this.push32(v);
-          pc = pc + 1;
+          slow = true;
+          pc = (pc + 1) | 0;
           break;
         }
         case 0x58:
@@ -579,15 +798,16 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               const v = ram32[pa >>> 2];
               r[4] = (esp + 4) | 0;
               r[op & 7] = v;
-              pc = pc + 1;
+              pc = (pc + 1) | 0;
               break;
             }
           }
           this.instrEip = pc;
-          this.icount = ic;
+          this.icount = start + n;
           this.instrEsp = r[4];
           r[op & 7] = this.pop32();
-          pc = pc + 1;
+          slow = true;
+          pc = (pc + 1) | 0;
           break;
         }
         case 0xb8:
@@ -599,7 +819,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xbe:
         case 0xbf:
           r[op & 7] = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
-          pc = pc + 5;
+          pc = (pc + 5) | 0;
           break;
         case 0x05:
         case 0x0d:
@@ -614,7 +834,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           const kind = op === 0xa9 ? 4 : op >> 3;
           const res = this.alu32(kind, a, b);
           if (kind !== 7 && op !== 0xa9) r[0] = res;
-          pc = pc + 5;
+          pc = (pc + 5) | 0;
           break;
         }
         case 0x3c:
@@ -624,14 +844,14 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           const b = ram[p + 1];
           if (op === 0x3c) this.setLazy(/* LF_SUB */ 3, 8, (a - b) | 0, a, b);
           else this.setLazy(/* LF_LOGIC */ 5, 8, a & b, 0, 0);
-          pc = pc + 2;
+          pc = (pc + 2) | 0;
           break;
         }
         case 0x84: {
           const m = ram[p + 1];
           if (m < 0xc0) break outer;
           this.setLazy(/* LF_LOGIC */ 5, 8, this.getReg8(m & 7) & this.getReg8((m >> 3) & 7), 0, 0);
-          pc = pc + 2;
+          pc = (pc + 2) | 0;
           break;
         }
         case 0x88:
@@ -640,19 +860,20 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           if (m >= 0xc0) {
             if (op === 0x88) this.setReg8(m & 7, this.getReg8((m >> 3) & 7));
             else this.setReg8((m >> 3) & 7, this.getReg8(m & 7));
-            pc = pc + 2;
+            pc = (pc + 2) | 0;
             break;
           }
           this.instrEip = pc;
-          this.icount = ic;
+          this.icount = start + n;
           this.instrEsp = r[4];
           this.segOvr = -1;
-          this.pc = pc + 2;
+          this.pc = (pc + 2) | 0;
           this.modrm = m;
           this.decodeEA32(m);
           if (op === 0x88) this.wr8(this.eaSeg, this.eaOff, this.getReg8((m >> 3) & 7));
           else this.setReg8((m >> 3) & 7, this.rd8(this.eaSeg, this.eaOff));
           pc = this.pc;
+          slow = true;
           break;
         }
         case 0x68:
@@ -662,10 +883,11 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               ? (ram[p + 1] << 24) >> 24
               : ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
           this.instrEip = pc;
-          this.icount = ic;
+          this.icount = start + n;
           this.instrEsp = r[4];
           this.push32(v);
-          pc = pc + (op === 0x6a ? 2 : 5);
+          slow = true;
+          pc = (pc + (op === 0x6a ? 2 : 5)) | 0;
           break;
         }
         case 0xd1:
@@ -674,12 +896,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           const m = ram[p + 1];
           if (m < 0xc0) break outer;
           r[m & 7] = this.shift((m >> 3) & 7, 32, r[m & 7], op === 0xd1 ? 1 : r[1] & 0xff);
-          pc = pc + 2;
+          pc = (pc + 2) | 0;
           break;
         }
         case 0x99:
           r[2] = r[0] >> 31;
-          pc = pc + 1;
+          pc = (pc + 1) | 0;
           break;
         case 0xa1:
         case 0xa3: {
@@ -695,7 +917,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               const pa = (e & -4096) | (lin & 4095);
               if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
                 r[0] = ram32[pa >>> 2];
-                pc = pc + 5;
+                pc = (pc + 5) | 0;
                 break;
               }
             }
@@ -707,29 +929,31 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const pa = (e & -4096) | (lin & 4095);
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
               ram32[pa >>> 2] = r[0];
-              pc = pc + 5;
+              pc = (pc + 5) | 0;
               break;
             }
           }
           this.instrEip = pc;
-          this.icount = ic;
+          this.icount = start + n;
           this.instrEsp = r[4];
-          this.pc = pc + 5;
+          this.pc = (pc + 5) | 0;
           if (op === 0xa1) r[0] = this.rd32(/* DS */ 3, off);
           else this.wr32(/* DS */ 3, off, r[0]);
           pc = this.pc;
+          slow = true;
           break;
         }
         case 0xc7: {
           const m = ram[p + 1];
           if (m >= 0xc0 || (m & 0x38) !== 0) break outer;
           this.instrEip = pc;
-          this.icount = ic;
+          this.icount = start + n;
           this.instrEsp = r[4];
           this.segOvr = -1;
-          this.pc = pc + 2;
+          this.pc = (pc + 2) | 0;
           this.movMemImm32(m);
           pc = this.pc;
+          slow = true;
           break;
         }
         case 0xc1: {
@@ -760,7 +984,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             this.lsz = 32;
             this.lmask = -1;
             this.lres = res;
-            pc = pc + 3;
+            pc = (pc + 3) | 0;
             break;
           }
           if (k <= 1 && c !== 0) {
@@ -780,11 +1004,11 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             }
             r[m & 7] = res;
             this.replaceCfOf(cf, of ? /* OF */ 0x800 : 0);
-            pc = pc + 3;
+            pc = (pc + 3) | 0;
             break;
           }
           r[m & 7] = this.shift(k, 32, r[m & 7], ram[p + 2]);
-          pc = pc + 3;
+          pc = (pc + 3) | 0;
           break;
         }
         case 0xf6: {
@@ -794,8 +1018,19 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lop = /* LF_LOGIC */ 5;
           this.lsz = 8;
           this.lmask = 0xff;
-          this.lres = this.getReg8(m & 7) & ram[p + 2];
-          pc = pc + 3;
+          const res = this.getReg8(m & 7) & ram[p + 2];
+          this.lres = res;
+          if ((ram[p + 3] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+            // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
+            const next = (pc + 5) | 0;
+            const target = (next + ((ram[p + 4] << 24) >> 24)) | 0;
+            if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
+              pc = (res === 0) === (ram[p + 3] === 0x74) ? target : next;
+              n++;
+              break;
+            }
+          }
+          pc = (pc + 3) | 0;
           break;
         }
         case 0x69:
@@ -818,26 +1053,27 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lsz = 32;
           this.lmask = -1;
           this.lres = lo;
-          pc = pc + (op === 0x6b ? 3 : 6);
+          pc = (pc + (op === 0x6b ? 3 : 6)) | 0;
           break;
         }
         case 0x8d: {
           const m = ram[p + 1];
           if (m >= 0xc0) break outer;
           this.instrEip = pc;
-          this.icount = ic;
+          this.icount = start + n;
           this.instrEsp = r[4];
           this.segOvr = -1;
-          this.pc = pc + 2;
+          this.pc = (pc + 2) | 0;
           this.decodeEA32(m);
           r[(m >> 3) & 7] = this.eaOff;
           pc = this.pc;
+          slow = true;
           break;
         }
         case 0x0f: {
           const op2 = ram[p + 1];
           if (op2 >= 0x80 && op2 <= 0x8f) {
-            const next = pc + 6;
+            const next = (pc + 6) | 0;
             const target =
               (next + (ram[p + 2] | (ram[p + 3] << 8) | (ram[p + 4] << 16) | (ram[p + 5] << 24))) | 0;
             if ((target ^ -0x80000000) > this.csLimitF) break outer;
@@ -848,19 +1084,20 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const m = ram[p + 2];
             if (m < 0xc0) {
               this.instrEip = pc;
-              this.icount = ic;
+              this.icount = start + n;
               this.instrEsp = r[4];
               this.segOvr = -1;
-              this.pc = pc + 3;
+              this.pc = (pc + 3) | 0;
               this.modrm = m;
               this.decodeEA32(m);
               r[(m >> 3) & 7] =
                 op2 === 0xb6 ? this.rd8(this.eaSeg, this.eaOff) : this.rd16(this.eaSeg, this.eaOff);
               pc = this.pc;
+              slow = true;
               break;
             }
             r[(m >> 3) & 7] = op2 === 0xb6 ? this.getReg8(m & 7) : r[m & 7] & 0xffff;
-            pc = pc + 3;
+            pc = (pc + 3) | 0;
             break;
           }
           break outer;
@@ -885,9 +1122,10 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             }
           }
           this.instrEip = pc;
-          this.icount = ic;
+          this.icount = start + n;
           this.instrEsp = r[4];
           const target = this.pop32();
+          slow = true;
           if ((target ^ -0x80000000) > this.csLimitF) this.gp(0);
           pc = target;
           break;
@@ -896,13 +1134,25 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           break outer;
       }
 
-      ic++;
-      if (ic >= limit || this.eventPending) break;
+      n++;
+      if (n >= nmax) break;
+      if (slow) {
+        if (this.eventPending) break;
+        slow = false;
+        fLo = this.fetchLo;
+        fHi = this.fetchHi;
+        fHi5 = (fHi - 5) | 0;
+        if (fHi - fLo < 5) {
+          fLo = 1;
+          fHi5 = 0;
+        }
+        fD = this.fetchDelta;
+      }
       if (hasUntil && ((this.csBase + pc) | 0) === untilLin) break;
     }
     this.pc = pc;
-    this.icount = ic;
-    return ic - start;
+    this.icount = start + n;
+    return n;
   }
 
   /** The slow path at an instruction boundary: stop requests, #DB single-step, INTR, HLT. */

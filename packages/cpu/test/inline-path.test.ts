@@ -150,3 +150,63 @@ describe("inline path: flags of shifts, rotates and IMUL imm", () => {
     });
   }
 });
+
+describe("inline path: a flag-setting instruction and the JZ/JNZ after it in one step", () => {
+  const cases: [string, string, boolean][] = [
+    // [setup, instruction before the JZ, taken]
+    ["mov ecx, 1", "dec ecx", true],
+    ["mov ecx, 2", "dec ecx", false],
+    ["mov ecx, -1", "inc ecx", true],
+    ["mov eax, 5\nmov ebx, 5", "cmp eax, ebx", true],
+    ["mov eax, 5\nmov ebx, 6", "cmp ebx, eax", false],
+    ["mov eax, 5\nmov ebx, 5", "sub eax, ebx", true],
+    ["mov eax, 0xf0\nmov ebx, 0x0f", "and eax, ebx", true],
+    ["mov eax, 0xf0\nmov ebx, 0x1f", "test eax, ebx", false],
+    ["mov eax, 7", "cmp eax, 7", true],
+    ["mov eax, 7", "sub eax, 8", false],
+    ["mov ecx, 0x100", "test cl, 1", true],
+    ["mov ecx, 0x101", "test cl, 1", false],
+  ];
+  for (const [setup, insn, taken] of cases) {
+    for (const jcc of ["jz", "jnz"]) {
+      it(`${setup.replace("\n", "; ")}; ${insn}; ${jcc}`, () => {
+        const s = sysCpu(`${setup}\n${insn}\n${jcc} t\nmov edx, 1\nhlt\nt: mov edx, 2\nhlt`);
+        expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+        expect(s.cpu.getReg(Reg.EDX)).toBe(taken === (jcc === "jz") ? 2 : 1);
+      });
+    }
+  }
+
+  it("stops between the two at the budget and at `until`", () => {
+    const src = `mov ecx, 1\nx: dec ecx\nj: jz t\nmov edx, 1\nhlt\nt: mov edx, 2\nhlt`;
+    const s = sysCpu(src);
+    expect(s.cpu.run({ instructions: 2 })).toBe("budget");
+    expect(s.cpu.eip).toBe(s.sym("j"));
+    expect(s.cpu.getReg(Reg.ECX)).toBe(0);
+    expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+    expect(s.cpu.getReg(Reg.EDX)).toBe(2);
+    const u = sysCpu(src);
+    expect(u.cpu.run({ instructions: 100, until: u.sym("j") })).toBe("address");
+    expect(u.cpu.eip).toBe(u.sym("j"));
+    expect(u.cpu.instructionCount).toBe(2);
+  });
+
+  it("a taken JZ beyond the CS limit is #GP(0) at the JZ, after the DEC", () => {
+    const s = sysCpu(
+      `mov ecx, 1
+       dec ecx
+    fault: jz short beyond
+       hlt
+    h: hlt
+       times 0x40 nop
+    beyond: hlt`,
+      { [Exception.GP]: { label: "h" } },
+    );
+    s.cpu.setSegment(Seg.CS, { selector: SEL.code0, base: 0, limit: s.sym("h") + 0x20, access: 0x409b });
+    expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+    expect(s.cpu.getReg(Reg.ECX)).toBe(0);
+    const f = gpFrame(s);
+    expect(f.code).toBe(0);
+    expect(f.eip).toBe(s.sym("fault"));
+  });
+});
