@@ -154,6 +154,13 @@ export class CpuCore {
   csD = false;
   /** SS.B: 32-bit stack pointer. */
   ssB = false;
+  /**
+   * Bit s set: segment register s (< 6) has base 0 and reads and writes every offset (a flat
+   * 4 GiB data segment), so its window checks always pass and linear = offset.
+   */
+  flatRW = 0;
+  /** SS.B and SS flat: the inline path's stack accesses need no segment check. */
+  ssFlat32 = false;
 
   cr0 = 0;
   cr2 = 0;
@@ -479,6 +486,8 @@ export class CpuCore {
       this.segRhi[seg] = readable ? hi ^ /* MIN */ -0x80000000 : 0 ^ /* MIN */ -0x80000000;
       this.segWlo[seg] = writable ? lo ^ /* MIN */ -0x80000000 : 1 ^ /* MIN */ -0x80000000;
       this.segWhi[seg] = writable ? hi ^ /* MIN */ -0x80000000 : 0 ^ /* MIN */ -0x80000000;
+      if (readable && writable && lo === 0 && hi === -1 && this.segBase[seg] === 0) this.flatRW |= 1 << seg;
+      else this.flatRW &= ~(1 << seg);
     }
     if (seg === /* CS */ 1) {
       this.invalidateFetch();
@@ -488,6 +497,7 @@ export class CpuCore {
     } else if (seg === /* SS */ 2) {
       this.ssB = (acc & ACC_DB) !== 0 && pe;
     }
+    this.ssFlat32 = this.ssB && (this.flatRW & (1 << /* SS */ 2)) !== 0;
   }
 
   /** In real mode D/B are ignored for sizes only if the cache came from real mode; keep the SDM rule. */

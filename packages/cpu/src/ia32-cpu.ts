@@ -608,11 +608,13 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               off = (off + (ram[q] | (ram[q + 1] << 8) | (ram[q + 2] << 16) | (ram[q + 3] << 24))) | 0;
               q += 4;
             }
-            const lin = (segBase[seg] + off) | 0;
+            const flat = ((this.flatRW >> seg) & 1) !== 0;
+            const lin = flat ? off : (segBase[seg] + off) | 0;
             if (op === 0x8b) {
               if (
-                (off ^ /* MIN */ -0x80000000) >= this.segRlo[seg] &&
-                ((off + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[seg]
+                flat ||
+                ((off ^ /* MIN */ -0x80000000) >= this.segRlo[seg] &&
+                  ((off + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[seg])
               ) {
                 const e = this.tlbR[lin >>> 12];
                 const pa = (e & -4096) | (lin & 4095);
@@ -623,8 +625,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
                 }
               }
             } else if (
-              (off ^ /* MIN */ -0x80000000) >= this.segWlo[seg] &&
-              ((off + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[seg]
+              flat ||
+              ((off ^ /* MIN */ -0x80000000) >= this.segWlo[seg] &&
+                ((off + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[seg])
             ) {
               const e = this.tlbW[lin >>> 12];
               const pa = (e & -4096) | (lin & 4095);
@@ -722,11 +725,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             // PUSH next on a flat 32-bit stack in direct RAM, or the general path.
             const n = (r[4] - 4) | 0;
             if (
-              this.ssB &&
-              (n ^ /* MIN */ -0x80000000) >= this.segWlo[/* SS */ 2] &&
-              ((n + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[/* SS */ 2]
+              this.ssFlat32 ||
+              (this.ssB &&
+                (n ^ /* MIN */ -0x80000000) >= this.segWlo[/* SS */ 2] &&
+                ((n + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[/* SS */ 2])
             ) {
-              const lin = (segBase[/* SS */ 2] + n) | 0;
+              const lin = this.ssFlat32 ? n : (segBase[/* SS */ 2] + n) | 0;
               const e = this.tlbW[lin >>> 12];
               const pa = (e & -4096) | (lin & 4095);
               if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
@@ -756,11 +760,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           const v = r[op & 7];
           const n = (r[4] - 4) | 0;
           if (
-            this.ssB &&
-            (n ^ /* MIN */ -0x80000000) >= this.segWlo[/* SS */ 2] &&
-            ((n + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[/* SS */ 2]
+            this.ssFlat32 ||
+            (this.ssB &&
+              (n ^ /* MIN */ -0x80000000) >= this.segWlo[/* SS */ 2] &&
+              ((n + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[/* SS */ 2])
           ) {
-            const lin = (segBase[/* SS */ 2] + n) | 0;
+            const lin = this.ssFlat32 ? n : (segBase[/* SS */ 2] + n) | 0;
             const e = this.tlbW[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
@@ -787,11 +792,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x5f: {
           const esp = r[4];
           if (
-            this.ssB &&
-            (esp ^ /* MIN */ -0x80000000) >= this.segRlo[/* SS */ 2] &&
-            ((esp + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[/* SS */ 2]
+            this.ssFlat32 ||
+            (this.ssB &&
+              (esp ^ /* MIN */ -0x80000000) >= this.segRlo[/* SS */ 2] &&
+              ((esp + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[/* SS */ 2])
           ) {
-            const lin = (segBase[/* SS */ 2] + esp) | 0;
+            const lin = this.ssFlat32 ? esp : (segBase[/* SS */ 2] + esp) | 0;
             const e = this.tlbR[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
@@ -907,11 +913,13 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xa3: {
           // MOV EAX, moffs32 / MOV moffs32, EAX
           const off = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
-          const lin = (segBase[/* DS */ 3] + off) | 0;
+          const flat = (this.flatRW & (1 << /* DS */ 3)) !== 0;
+          const lin = flat ? off : (segBase[/* DS */ 3] + off) | 0;
           if (op === 0xa1) {
             if (
-              (off ^ /* MIN */ -0x80000000) >= this.segRlo[/* DS */ 3] &&
-              ((off + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[/* DS */ 3]
+              flat ||
+              ((off ^ /* MIN */ -0x80000000) >= this.segRlo[/* DS */ 3] &&
+                ((off + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[/* DS */ 3])
             ) {
               const e = this.tlbR[lin >>> 12];
               const pa = (e & -4096) | (lin & 4095);
@@ -922,8 +930,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               }
             }
           } else if (
-            (off ^ /* MIN */ -0x80000000) >= this.segWlo[/* DS */ 3] &&
-            ((off + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[/* DS */ 3]
+            flat ||
+            ((off ^ /* MIN */ -0x80000000) >= this.segWlo[/* DS */ 3] &&
+              ((off + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[/* DS */ 3])
           ) {
             const e = this.tlbW[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
@@ -1105,11 +1114,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xc3: {
           const esp = r[4];
           if (
-            this.ssB &&
-            (esp ^ /* MIN */ -0x80000000) >= this.segRlo[/* SS */ 2] &&
-            ((esp + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[/* SS */ 2]
+            this.ssFlat32 ||
+            (this.ssB &&
+              (esp ^ /* MIN */ -0x80000000) >= this.segRlo[/* SS */ 2] &&
+              ((esp + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[/* SS */ 2])
           ) {
-            const lin = (segBase[/* SS */ 2] + esp) | 0;
+            const lin = this.ssFlat32 ? esp : (segBase[/* SS */ 2] + esp) | 0;
             const e = this.tlbR[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {

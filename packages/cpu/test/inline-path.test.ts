@@ -1,6 +1,6 @@
 import { Eflags, Exception, Reg, Seg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
-import { SEL, sysCpu } from "./helpers.js";
+import { GDT, SEL, sysCpu, writeDescriptor } from "./helpers.js";
 
 /*
  * The run loop's inline path (runInline) touches the stack and aligned dwords of direct RAM
@@ -116,6 +116,34 @@ describe("inline path: stack and memory fast paths fall back correctly", () => {
     expect(s.cpu.run({ instructions: 100 })).toBe("halt");
     expect(s.mem.r32(0x6100)).toBe(0xa5a5a5a5);
     expect(s.cpu.getReg(Reg.EBX)).toBe(0xa5a5a5a5);
+  });
+
+  it("a flat DS and SS reloaded with a base mid-run stop skipping the checks", () => {
+    const s = sysCpu(
+      `mov eax, 0x11111111
+       mov [0x100], eax
+       push eax
+       mov bx, 0x48
+       mov ds, bx
+       mov eax, 0x22222222
+       mov [0x100], eax
+       mov ecx, [0x104]
+       mov bx, 0x50
+       mov ss, bx
+       push eax
+       pop edx
+       hlt`,
+    );
+    writeDescriptor(s.mem, GDT + 0x48, 0x6000, 0xffffffff, 0x13, 0); // base 0x6000
+    writeDescriptor(s.mem, GDT + 0x50, 0x10000, 0xffffffff, 0x13, 0); // base 0x10000
+    s.mem.w32(0x6104, 0x33333333);
+    expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+    expect(s.mem.r32(0x100)).toBe(0x11111111);
+    expect(s.mem.r32(0x6100)).toBe(0x22222222);
+    expect(s.cpu.getReg(Reg.ECX)).toBe(0x33333333);
+    expect(s.mem.r32(0x10000 + 0x8000 - 8)).toBe(0x22222222);
+    expect(s.mem.r32(0x8000 - 8)).toBe(0);
+    expect(s.cpu.getReg(Reg.EDX)).toBe(0x22222222);
   });
 });
 
