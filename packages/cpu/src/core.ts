@@ -120,10 +120,13 @@ export class CpuCore {
   readonly io: IoBus;
   readonly translation: AddressTranslation | null;
   readonly interrupts: InterruptController | null;
-  readonly ram: Uint8Array;
+  // `declare`: no class field (which would first hold undefined), so the constructor's store
+  // creates the property and V8 tracks its exact typed-array map: the hot loops then access
+  // these arrays without a map check.
+  declare readonly ram: Uint8Array;
   /** The same RAM as dwords, for aligned 32-bit accesses (little-endian hosts only). */
-  readonly ram32: Int32Array;
-  readonly direct: Uint8Array | null;
+  declare readonly ram32: Int32Array;
+  declare readonly direct: Uint8Array | null;
 
   // ---- registers
   readonly regs = new Int32Array(8);

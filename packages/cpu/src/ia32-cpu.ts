@@ -279,6 +279,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     let slow = false;
     const ram = this.ram;
     const ram32 = this.ram32;
+    const ram32Len = ram32.length;
     const r = this.regs;
     const segBase = this.segBase;
     outer: for (;;) {
@@ -618,7 +619,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               ) {
                 const e = this.tlbR[lin >>> 12];
                 const pa = (e & -4096) | (lin & 4095);
-                if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+                if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
                   r[(m >> 3) & 7] = ram32[pa >>> 2];
                   pc = (pc + (q - p)) | 0;
                   break;
@@ -631,7 +632,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             ) {
               const e = this.tlbW[lin >>> 12];
               const pa = (e & -4096) | (lin & 4095);
-              if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+              if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
                 ram32[pa >>> 2] = r[(m >> 3) & 7];
                 pc = (pc + (q - p)) | 0;
                 break;
@@ -733,7 +734,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               const lin = this.ssFlat32 ? n : (segBase[/* SS */ 2] + n) | 0;
               const e = this.tlbW[lin >>> 12];
               const pa = (e & -4096) | (lin & 4095);
-              if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+              if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
                 ram32[pa >>> 2] = next;
                 r[4] = n;
                 pc = target;
@@ -768,7 +769,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const lin = this.ssFlat32 ? n : (segBase[/* SS */ 2] + n) | 0;
             const e = this.tlbW[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
-            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
               ram32[pa >>> 2] = v;
               r[4] = n;
               pc = (pc + 1) | 0;
@@ -800,7 +801,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const lin = this.ssFlat32 ? esp : (segBase[/* SS */ 2] + esp) | 0;
             const e = this.tlbR[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
-            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
               const v = ram32[pa >>> 2];
               r[4] = (esp + 4) | 0;
               r[op & 7] = v;
@@ -923,7 +924,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             ) {
               const e = this.tlbR[lin >>> 12];
               const pa = (e & -4096) | (lin & 4095);
-              if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+              if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
                 r[0] = ram32[pa >>> 2];
                 pc = (pc + 5) | 0;
                 break;
@@ -936,7 +937,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           ) {
             const e = this.tlbW[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
-            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
               ram32[pa >>> 2] = r[0];
               pc = (pc + 5) | 0;
               break;
@@ -1122,7 +1123,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const lin = this.ssFlat32 ? esp : (segBase[/* SS */ 2] + esp) | 0;
             const e = this.tlbR[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
-            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32.length) {
+            if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
               const v = ram32[pa >>> 2];
               if ((v ^ /* MIN */ -0x80000000) <= this.csLimitF) {
                 r[4] = (esp + 4) | 0;
