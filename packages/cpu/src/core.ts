@@ -127,6 +127,8 @@ export class CpuCore {
   /** The same RAM as dwords, for aligned 32-bit accesses (little-endian hosts only). */
   declare readonly ram32: Int32Array;
   declare readonly direct: Uint8Array | null;
+  /** The RAM as a DataView: the inline path reads 4 instruction bytes in one load. */
+  declare readonly ramView: DataView;
 
   // ---- registers
   readonly regs = new Int32Array(8);
@@ -215,6 +217,7 @@ export class CpuCore {
         ? new Int32Array(this.ram.buffer, this.ram.byteOffset, this.ram.length >>> 2)
         : new Int32Array(0);
     this.direct = fp ? fp.direct : null;
+    this.ramView = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
   }
 
   // =====================================================================================
@@ -902,6 +905,8 @@ export class CpuCore {
     if (upc >= 0x80000000) {
       if (lo < 0x80000000) lo = 0x80000000;
     } else if (hi >= 0x80000000) hi = 0x7fffffff;
+    // A RAM size that is not a multiple of the page: the window ends with the RAM.
+    if (this.ram.length - 1 - p < hi - upc) hi = upc + (this.ram.length - 1 - p);
     this.fetchLo = lo | 0;
     this.fetchHi = hi | 0;
     this.fetchDelta = ((e & -4096) + (lin & 4095) - upc) | 0;

@@ -266,12 +266,11 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     // window's bounds (a call may flush the TLB). Pending at entry: one instruction, as before.
     const nmax = this.eventPending ? 1 : budget;
     let fLo = this.fetchLo;
-    let fHi = this.fetchHi;
-    // The last EIP at which a 6-byte read (opcode and 5 more) stays in the window; an empty
-    // window when the window is too small. EIP and the window bounds stay int32 and EIP + 7
-    // <= fHi cannot wrap, so the arithmetic on them is `| 0` (no overflow checks).
-    let fHi5 = (fHi - 5) | 0;
-    if (fHi - fLo < 5) {
+    // The last EIP at which a 6-byte read (opcode and 5 more) stays in the fetch window (empty
+    // when the window is too small). EIP <= fHi5 <= 0x7FFFFFFA, so EIP + 7 cannot wrap and the
+    // arithmetic on EIP is `| 0` (no overflow checks).
+    let fHi5 = (this.fetchHi - 5) | 0;
+    if (this.fetchHi - fLo < 5) {
       fLo = 1;
       fHi5 = 0;
     }
@@ -280,12 +279,14 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     const ram = this.ram;
     const ram32 = this.ram32;
     const ram32Len = ram32.length;
+    const dv = this.ramView;
     const r = this.regs;
-    const segBase = this.segBase;
     outer: for (;;) {
       if (pc < fLo || pc > fHi5) break;
       const p = (pc + fD) | 0;
-      const op = ram[p];
+      // The opcode and the 3 bytes after it in one load (the window holds 6 from EIP).
+      const w = dv.getInt32(p, true);
+      const op = w & 0xff;
       switch (op) {
         case 0x90:
           pc = (pc + 1) | 0;
@@ -293,7 +294,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x01:
         case 0x03: {
           // ADD r/m32, r32 / ADD r32, r/m32
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0) {
             this.instrEip = pc;
             this.icount = start + n;
@@ -322,7 +323,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x09:
         case 0x0b: {
           // OR r/m32, r32 / OR r32, r/m32
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0) {
             this.instrEip = pc;
             this.icount = start + n;
@@ -349,7 +350,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x21:
         case 0x23: {
           // AND r/m32, r32 / AND r32, r/m32
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0) {
             this.instrEip = pc;
             this.icount = start + n;
@@ -370,12 +371,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lsz = 32;
           this.lmask = -1;
           this.lres = res;
-          if ((ram[p + 2] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 4) | 0;
-            const target = (next + ((ram[p + 3] << 24) >> 24)) | 0;
+            const target = (next + (w >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
-              pc = (res === 0) === (ram[p + 2] === 0x74) ? target : next;
+              pc = (res === 0) === (((w >> 16) & 0xff) === 0x74) ? target : next;
               n++;
               break;
             }
@@ -386,7 +387,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x29:
         case 0x2b: {
           // SUB r/m32, r32 / SUB r32, r/m32
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0) {
             this.instrEip = pc;
             this.icount = start + n;
@@ -409,12 +410,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lsz = 32;
           this.lmask = -1;
           this.lres = res;
-          if ((ram[p + 2] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 4) | 0;
-            const target = (next + ((ram[p + 3] << 24) >> 24)) | 0;
+            const target = (next + (w >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
-              pc = (res === 0) === (ram[p + 2] === 0x74) ? target : next;
+              pc = (res === 0) === (((w >> 16) & 0xff) === 0x74) ? target : next;
               n++;
               break;
             }
@@ -425,7 +426,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x31:
         case 0x33: {
           // XOR r/m32, r32 / XOR r32, r/m32
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0) {
             this.instrEip = pc;
             this.icount = start + n;
@@ -452,7 +453,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x39:
         case 0x3b: {
           // CMP r/m32, r32 / CMP r32, r/m32
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0) {
             this.instrEip = pc;
             this.icount = start + n;
@@ -474,12 +475,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lsz = 32;
           this.lmask = -1;
           this.lres = res;
-          if ((ram[p + 2] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 4) | 0;
-            const target = (next + ((ram[p + 3] << 24) >> 24)) | 0;
+            const target = (next + (w >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
-              pc = (res === 0) === (ram[p + 2] === 0x74) ? target : next;
+              pc = (res === 0) === (((w >> 16) & 0xff) === 0x74) ? target : next;
               n++;
               break;
             }
@@ -489,7 +490,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         }
         case 0x85: {
           // TEST r/m32, r32
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0) {
             this.instrEip = pc;
             this.icount = start + n;
@@ -506,12 +507,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lsz = 32;
           this.lmask = -1;
           this.lres = res;
-          if ((ram[p + 2] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 4) | 0;
-            const target = (next + ((ram[p + 3] << 24) >> 24)) | 0;
+            const target = (next + (w >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
-              pc = (res === 0) === (ram[p + 2] === 0x74) ? target : next;
+              pc = (res === 0) === (((w >> 16) & 0xff) === 0x74) ? target : next;
               n++;
               break;
             }
@@ -520,7 +521,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           break;
         }
         case 0x83: {
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           const kind = (m >> 3) & 7;
           if (kind === 2 || kind === 3) break outer;
           if (m < 0xc0) {
@@ -535,7 +536,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             break;
           }
           const a = r[m & 7];
-          const b = (ram[p + 2] << 24) >> 24;
+          const b = (w << 8) >> 24;
           let res: number;
           if (kind === 0) {
             res = (a + b) | 0;
@@ -555,12 +556,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lmask = -1;
           this.lres = res;
           if (kind !== 7) r[m & 7] = res;
-          if ((ram[p + 3] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 5) | 0;
             const target = (next + ((ram[p + 4] << 24) >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
-              pc = (res === 0) === (ram[p + 3] === 0x74) ? target : next;
+              pc = (res === 0) === (w >>> 24 === 0x74) ? target : next;
               n++;
               break;
             }
@@ -570,14 +571,14 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         }
         case 0x89:
         case 0x8b: {
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m >= 0xc0) {
             if (op === 0x89) r[m & 7] = r[(m >> 3) & 7];
             else r[(m >> 3) & 7] = r[m & 7];
             pc = (pc + 2) | 0;
             break;
           }
-          if (pc + 7 <= fHi) {
+          if (((pc + 2) | 0) <= fHi5) {
             // The whole instruction is in the fetch window: decode the address here and
             // access an aligned dword of direct RAM without a call (else the general path).
             const mod = m >> 6;
@@ -610,7 +611,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               q += 4;
             }
             const flat = ((this.flatRW >> seg) & 1) !== 0;
-            const lin = flat ? off : (segBase[seg] + off) | 0;
+            const lin = flat ? off : (this.segBase[seg] + off) | 0;
             if (op === 0x8b) {
               if (
                 flat ||
@@ -673,12 +674,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lres = res;
           this.lop1 = v;
           this.lop2 = 1;
-          if ((ram[p + 1] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >> 8) & 0xff & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 3) | 0;
-            const target = (next + ((ram[p + 2] << 24) >> 24)) | 0;
+            const target = (next + ((w << 8) >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
-              pc = (res === 0) === (ram[p + 1] === 0x74) ? target : next;
+              pc = (res === 0) === (((w >> 8) & 0xff) === 0x74) ? target : next;
               n++;
               break;
             }
@@ -704,7 +705,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x7f:
         case 0xeb: {
           const next = (pc + 2) | 0;
-          const target = (next + ((ram[p + 1] << 24) >> 24)) | 0;
+          const target = (next + ((w << 16) >> 24)) | 0;
           if ((target ^ -0x80000000) > this.csLimitF) break outer;
           let take: boolean;
           if (op === 0xeb) take = true;
@@ -719,8 +720,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xe8:
         case 0xe9: {
           const next = (pc + 5) | 0;
-          const target =
-            (next + (ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24))) | 0;
+          const target = (next + dv.getInt32(p + 1, true)) | 0;
           if ((target ^ -0x80000000) > this.csLimitF) break outer;
           if (op === 0xe8) {
             // PUSH next on a flat 32-bit stack in direct RAM, or the general path.
@@ -731,7 +731,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
                 (n ^ /* MIN */ -0x80000000) >= this.segWlo[/* SS */ 2] &&
                 ((n + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[/* SS */ 2])
             ) {
-              const lin = this.ssFlat32 ? n : (segBase[/* SS */ 2] + n) | 0;
+              const lin = this.ssFlat32 ? n : (this.segBase[/* SS */ 2] + n) | 0;
               const e = this.tlbW[lin >>> 12];
               const pa = (e & -4096) | (lin & 4095);
               if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
@@ -766,7 +766,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               (n ^ /* MIN */ -0x80000000) >= this.segWlo[/* SS */ 2] &&
               ((n + 3) ^ /* MIN */ -0x80000000) <= this.segWhi[/* SS */ 2])
           ) {
-            const lin = this.ssFlat32 ? n : (segBase[/* SS */ 2] + n) | 0;
+            const lin = this.ssFlat32 ? n : (this.segBase[/* SS */ 2] + n) | 0;
             const e = this.tlbW[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
@@ -798,7 +798,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               (esp ^ /* MIN */ -0x80000000) >= this.segRlo[/* SS */ 2] &&
               ((esp + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[/* SS */ 2])
           ) {
-            const lin = this.ssFlat32 ? esp : (segBase[/* SS */ 2] + esp) | 0;
+            const lin = this.ssFlat32 ? esp : (this.segBase[/* SS */ 2] + esp) | 0;
             const e = this.tlbR[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
@@ -825,7 +825,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xbd:
         case 0xbe:
         case 0xbf:
-          r[op & 7] = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+          r[op & 7] = dv.getInt32(p + 1, true);
           pc = (pc + 5) | 0;
           break;
         case 0x05:
@@ -837,7 +837,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xa9: {
           // ALU EAX, imm32 (and TEST EAX, imm32)
           const a = r[0];
-          const b = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+          const b = dv.getInt32(p + 1, true);
           const kind = op === 0xa9 ? 4 : op >> 3;
           const res = this.alu32(kind, a, b);
           if (kind !== 7 && op !== 0xa9) r[0] = res;
@@ -848,14 +848,14 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xa8: {
           // CMP AL, imm8 / TEST AL, imm8
           const a = r[0] & 0xff;
-          const b = ram[p + 1];
+          const b = (w >> 8) & 0xff;
           if (op === 0x3c) this.setLazy(/* LF_SUB */ 3, 8, (a - b) | 0, a, b);
           else this.setLazy(/* LF_LOGIC */ 5, 8, a & b, 0, 0);
           pc = (pc + 2) | 0;
           break;
         }
         case 0x84: {
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0) break outer;
           this.setLazy(/* LF_LOGIC */ 5, 8, this.getReg8(m & 7) & this.getReg8((m >> 3) & 7), 0, 0);
           pc = (pc + 2) | 0;
@@ -863,7 +863,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         }
         case 0x88:
         case 0x8a: {
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m >= 0xc0) {
             if (op === 0x88) this.setReg8(m & 7, this.getReg8((m >> 3) & 7));
             else this.setReg8((m >> 3) & 7, this.getReg8(m & 7));
@@ -885,10 +885,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         }
         case 0x68:
         case 0x6a: {
-          const v =
-            op === 0x6a
-              ? (ram[p + 1] << 24) >> 24
-              : ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+          const v = op === 0x6a ? (w << 16) >> 24 : dv.getInt32(p + 1, true);
           this.instrEip = pc;
           this.icount = start + n;
           this.instrEsp = r[4];
@@ -900,7 +897,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xd1:
         case 0xd3: {
           // shift/rotate r32 by 1 or CL
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0) break outer;
           r[m & 7] = this.shift((m >> 3) & 7, 32, r[m & 7], op === 0xd1 ? 1 : r[1] & 0xff);
           pc = (pc + 2) | 0;
@@ -913,9 +910,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xa1:
         case 0xa3: {
           // MOV EAX, moffs32 / MOV moffs32, EAX
-          const off = ram[p + 1] | (ram[p + 2] << 8) | (ram[p + 3] << 16) | (ram[p + 4] << 24);
+          const off = dv.getInt32(p + 1, true);
           const flat = (this.flatRW & (1 << /* DS */ 3)) !== 0;
-          const lin = flat ? off : (segBase[/* DS */ 3] + off) | 0;
+          const lin = flat ? off : (this.segBase[/* DS */ 3] + off) | 0;
           if (op === 0xa1) {
             if (
               flat ||
@@ -954,7 +951,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           break;
         }
         case 0xc7: {
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m >= 0xc0 || (m & 0x38) !== 0) break outer;
           this.instrEip = pc;
           this.icount = start + n;
@@ -968,10 +965,10 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         }
         case 0xc1: {
           // shift/rotate r32 by imm8
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0) break outer;
           const k = (m >> 3) & 7;
-          const c = ram[p + 2] & 31;
+          const c = (w >> 16) & 0xff & 31;
           if (k >= 4 && c !== 0) {
             // SHL SHR SAL SAR: CF and OF from the shift, AF = 0, the rest from the result
             const v = r[m & 7];
@@ -1017,25 +1014,25 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             pc = (pc + 3) | 0;
             break;
           }
-          r[m & 7] = this.shift(k, 32, r[m & 7], ram[p + 2]);
+          r[m & 7] = this.shift(k, 32, r[m & 7], (w >> 16) & 0xff);
           pc = (pc + 3) | 0;
           break;
         }
         case 0xf6: {
           // TEST r8, imm8
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0 || (m & 0x38) !== 0) break outer;
           this.lop = /* LF_LOGIC */ 5;
           this.lsz = 8;
           this.lmask = 0xff;
-          const res = this.getReg8(m & 7) & ram[p + 2];
+          const res = this.getReg8(m & 7) & ((w >> 16) & 0xff);
           this.lres = res;
-          if ((ram[p + 3] & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 5) | 0;
             const target = (next + ((ram[p + 4] << 24) >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
-              pc = (res === 0) === (ram[p + 3] === 0x74) ? target : next;
+              pc = (res === 0) === (w >>> 24 === 0x74) ? target : next;
               n++;
               break;
             }
@@ -1045,12 +1042,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         }
         case 0x69:
         case 0x6b: {
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m < 0xc0) break outer;
-          const imm =
-            op === 0x6b
-              ? (ram[p + 2] << 24) >> 24
-              : ram[p + 2] | (ram[p + 3] << 8) | (ram[p + 4] << 16) | (ram[p + 5] << 24);
+          const imm = op === 0x6b ? (w << 8) >> 24 : dv.getInt32(p + 2, true);
           const a = r[m & 7];
           const lo = Math.imul(a, imm);
           r[(m >> 3) & 7] = lo;
@@ -1067,7 +1061,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           break;
         }
         case 0x8d: {
-          const m = ram[p + 1];
+          const m = (w >> 8) & 0xff;
           if (m >= 0xc0) break outer;
           this.instrEip = pc;
           this.icount = start + n;
@@ -1081,17 +1075,16 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           break;
         }
         case 0x0f: {
-          const op2 = ram[p + 1];
+          const op2 = (w >> 8) & 0xff;
           if (op2 >= 0x80 && op2 <= 0x8f) {
             const next = (pc + 6) | 0;
-            const target =
-              (next + (ram[p + 2] | (ram[p + 3] << 8) | (ram[p + 4] << 16) | (ram[p + 5] << 24))) | 0;
+            const target = (next + dv.getInt32(p + 2, true)) | 0;
             if ((target ^ -0x80000000) > this.csLimitF) break outer;
             pc = this.cond(op2 & 15) ? target : next;
             break;
           }
           if (op2 === 0xb6 || op2 === 0xb7) {
-            const m = ram[p + 2];
+            const m = (w >> 16) & 0xff;
             if (m < 0xc0) {
               this.instrEip = pc;
               this.icount = start + n;
@@ -1120,7 +1113,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               (esp ^ /* MIN */ -0x80000000) >= this.segRlo[/* SS */ 2] &&
               ((esp + 3) ^ /* MIN */ -0x80000000) <= this.segRhi[/* SS */ 2])
           ) {
-            const lin = this.ssFlat32 ? esp : (segBase[/* SS */ 2] + esp) | 0;
+            const lin = this.ssFlat32 ? esp : (this.segBase[/* SS */ 2] + esp) | 0;
             const e = this.tlbR[lin >>> 12];
             const pa = (e & -4096) | (lin & 4095);
             if ((e & 1) !== 0 && (pa & 3) === 0 && pa >>> 2 < ram32Len) {
@@ -1151,9 +1144,8 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         if (this.eventPending) break;
         slow = false;
         fLo = this.fetchLo;
-        fHi = this.fetchHi;
-        fHi5 = (fHi - 5) | 0;
-        if (fHi - fLo < 5) {
+        fHi5 = (this.fetchHi - 5) | 0;
+        if (this.fetchHi - fLo < 5) {
           fLo = 1;
           fHi5 = 0;
         }

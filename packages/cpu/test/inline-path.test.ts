@@ -1,6 +1,17 @@
 import { Eflags, Exception, Reg, Seg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
-import { GDT, SEL, sysCpu, writeDescriptor } from "./helpers.js";
+import { Ia32Cpu } from "../src/index.js";
+import {
+  assemble,
+  FLAT_CODE,
+  FLAT_DATA,
+  GDT,
+  SEL,
+  sysCpu,
+  TestIo,
+  TestMemory,
+  writeDescriptor,
+} from "./helpers.js";
 
 /*
  * The run loop's inline path (runInline) touches the stack and aligned dwords of direct RAM
@@ -236,5 +247,22 @@ describe("inline path: a flag-setting instruction and the JZ/JNZ after it in one
     const f = gpFrame(s);
     expect(f.code).toBe(0);
     expect(f.eip).toBe(s.sym("fault"));
+  });
+});
+
+describe("inline path: the fetch window", () => {
+  it("ends with a RAM whose size is not a multiple of the page", () => {
+    const mem = new TestMemory(0x2806);
+    mem.fastPath.direct[2] = 3; // the partial last page is plain RAM too
+    const cpu = new Ia32Cpu({ memory: mem, io: new TestIo() });
+    cpu.setCr(0, cpu.getCr(0) | 1);
+    cpu.setSegment(Seg.CS, FLAT_CODE);
+    for (const s of [Seg.DS, Seg.ES, Seg.SS]) cpu.setSegment(s, FLAT_DATA);
+    mem.load(0x27fb, assemble("bits 32\nmov ecx, 0x11111111\nmov eax, 0x12345678\nhlt"));
+    cpu.eip = 0x27fb;
+    expect(cpu.run({ instructions: 10 })).toBe("halt");
+    expect(cpu.getReg(Reg.ECX)).toBe(0x11111111);
+    expect(cpu.getReg(Reg.EAX)).toBe(0x12345678);
+    expect(cpu.eip).toBe(0x2806);
   });
 });
