@@ -262,7 +262,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     // Instructions retired in this burst (a small int32, unlike the lifetime count).
     let n = 0;
     // eventPending can only turn true inside a call out of this function (a device callback,
-    // requestStop), so it is read again only after the slow paths (`slow`), as are the fetch
+    // requestStop), so it is read again only after the slow paths (nlim = 0), as are the fetch
     // window's bounds (a call may flush the TLB). Pending at entry: one instruction, as before.
     const nmax = this.eventPending ? 1 : budget;
     let fLo = this.fetchLo;
@@ -275,7 +275,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
       fHi5 = 0;
     }
     let fD = this.fetchDelta;
-    let slow = false;
+    // n reaching nlim sends the loop through its slow tail: nmax normally, 0 after a slow path
+    // (a call out of this function) and always with `until`.
+    let nlim = hasUntil ? 0 : nmax;
     const ram = this.ram;
     const ram32 = this.ram32;
     const ram32Len = ram32.length;
@@ -303,7 +305,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             this.pc = (pc + 2) | 0;
             this.aluMem32(op, m);
             pc = this.pc;
-            slow = true;
+            nlim = 0;
             break;
           }
           const d = op === 0x03 ? (m >> 3) & 7 : m & 7;
@@ -332,7 +334,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             this.pc = (pc + 2) | 0;
             this.aluMem32(op, m);
             pc = this.pc;
-            slow = true;
+            nlim = 0;
             break;
           }
           const d = op === 0x0b ? (m >> 3) & 7 : m & 7;
@@ -359,7 +361,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             this.pc = (pc + 2) | 0;
             this.aluMem32(op, m);
             pc = this.pc;
-            slow = true;
+            nlim = 0;
             break;
           }
           const d = op === 0x23 ? (m >> 3) & 7 : m & 7;
@@ -371,7 +373,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lsz = 32;
           this.lmask = -1;
           this.lres = res;
-          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 4) | 0;
             const target = (next + (w >> 24)) | 0;
@@ -396,7 +398,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             this.pc = (pc + 2) | 0;
             this.aluMem32(op, m);
             pc = this.pc;
-            slow = true;
+            nlim = 0;
             break;
           }
           const d = op === 0x2b ? (m >> 3) & 7 : m & 7;
@@ -410,7 +412,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lsz = 32;
           this.lmask = -1;
           this.lres = res;
-          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 4) | 0;
             const target = (next + (w >> 24)) | 0;
@@ -435,7 +437,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             this.pc = (pc + 2) | 0;
             this.aluMem32(op, m);
             pc = this.pc;
-            slow = true;
+            nlim = 0;
             break;
           }
           const d = op === 0x33 ? (m >> 3) & 7 : m & 7;
@@ -462,7 +464,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             this.pc = (pc + 2) | 0;
             this.aluMem32(op, m);
             pc = this.pc;
-            slow = true;
+            nlim = 0;
             break;
           }
           const d = op === 0x3b ? (m >> 3) & 7 : m & 7;
@@ -475,7 +477,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lsz = 32;
           this.lmask = -1;
           this.lres = res;
-          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 4) | 0;
             const target = (next + (w >> 24)) | 0;
@@ -499,7 +501,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             this.pc = (pc + 2) | 0;
             this.aluMem32(op, m);
             pc = this.pc;
-            slow = true;
+            nlim = 0;
             break;
           }
           const res = r[m & 7] & r[(m >> 3) & 7];
@@ -507,7 +509,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lsz = 32;
           this.lmask = -1;
           this.lres = res;
-          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 4) | 0;
             const target = (next + (w >> 24)) | 0;
@@ -532,7 +534,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             this.pc = (pc + 2) | 0;
             this.aluMemImm8(m);
             pc = this.pc;
-            slow = true;
+            nlim = 0;
             break;
           }
           const a = r[m & 7];
@@ -556,7 +558,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lmask = -1;
           this.lres = res;
           if (kind !== 7) r[m & 7] = res;
-          if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 5) | 0;
             const target = (next + ((ram[p + 4] << 24) >> 24)) | 0;
@@ -647,7 +649,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.pc = (pc + 2) | 0;
           this.movMem32(op, m);
           pc = this.pc;
-          slow = true;
+          nlim = 0;
           break;
         }
         case 0x40:
@@ -674,7 +676,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lres = res;
           this.lop1 = v;
           this.lop2 = 1;
-          if (((w >> 8) & 0xff & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >> 8) & 0xff & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 3) | 0;
             const target = (next + ((w << 8) >> 24)) | 0;
@@ -745,7 +747,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             this.icount = start + n;
             this.instrEsp = r[4];
             this.push32(next);
-            slow = true;
+            nlim = 0;
           }
           pc = target;
           break;
@@ -780,7 +782,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.icount = start + n;
           this.instrEsp = r[4];
           this.push32(v);
-          slow = true;
+          nlim = 0;
           pc = (pc + 1) | 0;
           break;
         }
@@ -813,7 +815,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.icount = start + n;
           this.instrEsp = r[4];
           r[op & 7] = this.pop32();
-          slow = true;
+          nlim = 0;
           pc = (pc + 1) | 0;
           break;
         }
@@ -880,7 +882,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           if (op === 0x88) this.wr8(this.eaSeg, this.eaOff, this.getReg8((m >> 3) & 7));
           else this.setReg8((m >> 3) & 7, this.rd8(this.eaSeg, this.eaOff));
           pc = this.pc;
-          slow = true;
+          nlim = 0;
           break;
         }
         case 0x68:
@@ -890,7 +892,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.icount = start + n;
           this.instrEsp = r[4];
           this.push32(v);
-          slow = true;
+          nlim = 0;
           pc = (pc + (op === 0x6a ? 2 : 5)) | 0;
           break;
         }
@@ -947,7 +949,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           if (op === 0xa1) r[0] = this.rd32(/* DS */ 3, off);
           else this.wr32(/* DS */ 3, off, r[0]);
           pc = this.pc;
-          slow = true;
+          nlim = 0;
           break;
         }
         case 0xc7: {
@@ -960,7 +962,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.pc = (pc + 2) | 0;
           this.movMemImm32(m);
           pc = this.pc;
-          slow = true;
+          nlim = 0;
           break;
         }
         case 0xc1: {
@@ -1027,7 +1029,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lmask = 0xff;
           const res = this.getReg8(m & 7) & ((w >> 16) & 0xff);
           this.lres = res;
-          if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nmax && !hasUntil) {
+          if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 5) | 0;
             const target = (next + ((ram[p + 4] << 24) >> 24)) | 0;
@@ -1071,7 +1073,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.decodeEA32(m);
           r[(m >> 3) & 7] = this.eaOff;
           pc = this.pc;
-          slow = true;
+          nlim = 0;
           break;
         }
         case 0x0f: {
@@ -1096,7 +1098,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               r[(m >> 3) & 7] =
                 op2 === 0xb6 ? this.rd8(this.eaSeg, this.eaOff) : this.rd16(this.eaSeg, this.eaOff);
               pc = this.pc;
-              slow = true;
+              nlim = 0;
               break;
             }
             r[(m >> 3) & 7] = op2 === 0xb6 ? this.getReg8(m & 7) : r[m & 7] & 0xffff;
@@ -1129,7 +1131,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.icount = start + n;
           this.instrEsp = r[4];
           const target = this.pop32();
-          slow = true;
+          nlim = 0;
           if ((target ^ -0x80000000) > this.csLimitF) this.gp(0);
           pc = target;
           break;
@@ -1139,10 +1141,10 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
       }
 
       n++;
-      if (n >= nmax) break;
-      if (slow) {
-        if (this.eventPending) break;
-        slow = false;
+      if (n >= nlim) {
+        // The budget, after a slow path (events, the window) or with `until`: one compare
+        // on the fast path for all three.
+        if (n >= nmax || this.eventPending) break;
         fLo = this.fetchLo;
         fHi5 = (this.fetchHi - 5) | 0;
         if (this.fetchHi - fLo < 5) {
@@ -1150,8 +1152,10 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           fHi5 = 0;
         }
         fD = this.fetchDelta;
+        if (hasUntil) {
+          if (((this.csBase + pc) | 0) === untilLin) break;
+        } else nlim = nmax;
       }
-      if (hasUntil && ((this.csBase + pc) | 0) === untilLin) break;
     }
     this.pc = pc;
     this.icount = start + n;
