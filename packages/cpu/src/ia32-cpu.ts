@@ -585,31 +585,40 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             // access an aligned dword of direct RAM without a call (else the general path).
             const mod = m >> 6;
             const rm = m & 7;
+            // The ModRM byte is byte 1 of w, a SIB byte 2, a disp8 after it byte 3.
             let q = p + 2;
             let seg = /* DS */ 3;
             let off: number;
             if (rm === 4) {
-              const sib = ram[q++];
+              const sib = (w >> 16) & 0xff;
               const base = sib & 7;
               const index = (sib >> 3) & 7;
+              q = p + 3;
               if (base === 5 && mod === 0) {
-                off = ram[q] | (ram[q + 1] << 8) | (ram[q + 2] << 16) | (ram[q + 3] << 24);
-                q += 4;
+                off = dv.getInt32(q, true);
+                q = p + 7;
               } else {
                 off = r[base];
                 if (base === 4 || base === 5) seg = /* SS */ 2;
               }
               if (index !== 4) off = (off + (r[index] << (sib >> 6))) | 0;
+              if (mod === 1) {
+                off = (off + (w >> 24)) | 0;
+                q = p + 4;
+              }
             } else if (rm === 5 && mod === 0) {
-              off = ram[q] | (ram[q + 1] << 8) | (ram[q + 2] << 16) | (ram[q + 3] << 24);
-              q += 4;
+              off = dv.getInt32(q, true);
+              q = p + 6;
             } else {
               off = r[rm];
               if (rm === 5) seg = /* SS */ 2;
+              if (mod === 1) {
+                off = (off + ((w << 8) >> 24)) | 0;
+                q = p + 3;
+              }
             }
-            if (mod === 1) off = (off + ((ram[q++] << 24) >> 24)) | 0;
-            else if (mod === 2) {
-              off = (off + (ram[q] | (ram[q + 1] << 8) | (ram[q + 2] << 16) | (ram[q + 3] << 24))) | 0;
+            if (mod === 2) {
+              off = (off + dv.getInt32(q, true)) | 0;
               q += 4;
             }
             const flat = ((this.flatRW >> seg) & 1) !== 0;
