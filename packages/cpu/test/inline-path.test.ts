@@ -266,3 +266,44 @@ describe("inline path: the fetch window", () => {
     expect(cpu.eip).toBe(0x2806);
   });
 });
+
+describe("inline path: events raised by its slow paths", () => {
+  it("an MMIO write that raises INTR is taken right after the writing instruction", () => {
+    let pending = false;
+    const pic = {
+      get pending() {
+        return pending;
+      },
+      acknowledge(): number {
+        pending = false;
+        return 0x20;
+      },
+    };
+    const s = sysCpu(
+      `mov ebx, 0xfee00000
+       mov eax, 1
+       mov [ebx], eax
+    after:
+       mov ecx, 5
+       mov ecx, 6
+       hlt
+    h: cli
+       hlt`,
+      { 32: { label: "h" } },
+      {},
+      { interrupts: pic },
+    );
+    s.cpu.eflags = s.cpu.eflags | Eflags.IF;
+    const write8 = s.mem.write8.bind(s.mem);
+    s.mem.write8 = (a: number, v: number) => {
+      write8(a, v);
+      if (a >>> 0 >= 0xfee00000) {
+        pending = true;
+        s.cpu.intr.set(true);
+      }
+    };
+    expect(s.cpu.run({ instructions: 100 })).toBe("halt");
+    expect(s.cpu.getReg(Reg.ECX)).toBe(0);
+    expect(s.mem.r32(s.cpu.getReg(Reg.ESP))).toBe(s.sym("after"));
+  });
+});
