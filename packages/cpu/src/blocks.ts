@@ -22,12 +22,17 @@ import type { CpuCore } from "./core.js";
  * overwrites every arithmetic flag with nothing between them that reads flags or may fault.
  */
 
-/** A compiled block: runs from EIP `pc` with `ic` instructions retired, returns the next EIP. */
-export type BlockFn = (cpu: CpuCore, pc: number, ic: number) => number;
+/**
+ * A compiled block: runs from EIP `pc` with `ic` instructions retired, loops back to its start
+ * only while `ic` stays within `limit`, sets `cpu.bn` to the instructions it retired and
+ * returns the next EIP.
+ */
+export type BlockFn = (cpu: CpuCore, pc: number, ic: number, limit: number) => number;
 
 export interface CompiledBlock {
   fn: BlockFn;
-  /** Bytes covered, from the first instruction to the end of the last. */
+  /** The block's bytes lie at offsets [lo, len) from its first byte (lo <= 0: a jump back). */
+  lo: number;
   len: number;
   /** Instructions in the block. */
   n: number;
@@ -95,25 +100,48 @@ function isPlainAlu(kind: number): boolean {
   return kind !== 2 && kind !== 3;
 }
 
+/**
+ * Compiles the code at physical address `p0` (RAM index) into a block, or returns null if its
+ * first instruction is not a form blocks know. The fetch window allows `before` bytes below
+ * `p0` and `room` bytes from `p0` on (one page, so the bytes are contiguous in RAM).
+ */
 export function compileBlock(
   ram: Uint8Array,
   ram32: Int32Array,
   p0: number,
+  before: number,
   room: number,
 ): CompiledBlock | null {
   const insns: Insn[] = [];
-  const limit = p0 + room - MAX_INSN_LEN;
+  /** The window's bytes: instructions start at [lo, limit], so that they end before hi. */
+  const lo = p0 - before;
+  const hi = p0 + room;
+  const limit = hi - MAX_INSN_LEN;
+  const inWindow = (t: number) => t >= lo && t <= limit;
   let q = p0;
   let ended = false;
+  /** Byte ranges decoded, [start, end) physical, for the check of the bytes at entry. */
+  const ranges: number[] = [];
+  let rangeStart = p0;
+  /** Continues decoding at physical `t` (a followed jump, call or return). */
+  const jumpTo = (t: number) => {
+    ranges.push(rangeStart, q);
+    q = t;
+    rangeStart = t;
+  };
+  /** Return offsets of the calls followed into their targets, innermost last. */
+  const calls: number[] = [];
   // The general-path call's bookkeeping for the instruction at block offset k, index i.
   const sync = (k: number, i: number) =>
     `cpu.instrEip = pc + ${k}; cpu.icount = ic + ${i}; cpu.instrEsp = r[4];`;
 
-  while (!ended && insns.length < MAX_INSNS && q <= limit) {
+  while (!ended && insns.length < MAX_INSNS && inWindow(q)) {
     const k = q - p0;
     const i = insns.length;
     const op = ram[q];
-    const exitAfter = (nx: number) => `if (x !== 0) { cpu.bn = ${i + 1}; return pc + ${nx}; }`;
+    const exitAfter = (nx: number) => `if (x !== 0) { cpu.bn = ic - ic0 + ${i + 1}; return pc + ${nx}; }`;
+    /** Leaves the block before this instruction (the interpreter then runs it). */
+    const exitBefore = `{ cpu.bn = ic - ic0 + ${i}; return pc + ${k}; }`;
 
     /** The memory operand of ModRM `m` at q (after the ModRM byte): offset expression and segment. */
     const ea = (m: number, at: number): { expr: string; seg: number; next: number } => {
@@ -168,7 +196,7 @@ export function compileBlock(
     const write32 = (s: number, val: string, span: number) =>
       `if (${winW(s, 4)} && ${direct32("tlbW", s)}) {
          ram32[pa >>> 2] = ${val};
-         if (((pa - ${p0 - 3}) >>> 0) < ${span}) x = 1;
+         if (((pa - ${lo - 3}) >>> 0) < ${span}) x = 1;
        } else { ${sync(k, i)} cpu.wr32(${s}, off, ${val}); x = 1; }`;
     const read8 = (s: number) =>
       `if (${winR(s, 1)} && ((e = cpu.tlbR[(lin = (sb[${s}] + off) | 0) >>> 12]) & 1) !== 0) v = ram[(e & -4096) | (lin & 4095)];
@@ -176,20 +204,19 @@ export function compileBlock(
     const write8 = (s: number, val: string, span: number) =>
       `if (${winW(s, 1)} && ((e = cpu.tlbW[(lin = (sb[${s}] + off) | 0) >>> 12]) & 1) !== 0) {
          pa = (e & -4096) | (lin & 4095); ram[pa] = ${val};
-         if (((pa - ${p0}) >>> 0) < ${span}) x = 1;
+         if (((pa - ${lo}) >>> 0) < ${span}) x = 1;
        } else { ${sync(k, i)} cpu.wr8(${s}, off, ${val}); x = 1; }`;
     /** Push a dword (a register or local) on a flat 32-bit stack, or the general path. */
     const push = (val: string, span: number) =>
       `off = (r[4] - 4) | 0;
        if (cpu.ssB && ${winW(2, 4)} && ${direct32("tlbW", 2)}) {
          ram32[pa >>> 2] = ${val}; r[4] = off;
-         if (((pa - ${p0 - 3}) >>> 0) < ${span}) x = 1;
+         if (((pa - ${lo - 3}) >>> 0) < ${span}) x = 1;
        } else { ${sync(k, i)} cpu.push32(${val}); x = 1; }`;
-    // A store's overlap test with this block's bytes: [p0 - 3, p0 + len) for dwords. The
-    // final length is unknown while decoding, so use the room up to the page end (a store
-    // near the block that misses it only ends the block early).
-    const span32 = room + 3;
-    const span8 = room;
+    // A store's overlap test with this block's bytes: any store into the window (a dword
+    // from 3 bytes below it) ends the block, as the block's final extent is not known yet.
+    const span32 = hi - lo + 3;
+    const span8 = hi - lo;
 
     let ins: Insn | null = null;
     switch (op) {
@@ -252,7 +279,7 @@ export function compileBlock(
                 const a = ram32[pa >>> 2], b = r[${g}], res = ${aluExpr(kind)};
                 ${flags32(kind)}
                 ram32[pa >>> 2] = res;
-                if (((pa - ${p0 - 3}) >>> 0) < ${span32}) x = 1;
+                if (((pa - ${lo - 3}) >>> 0) < ${span32}) x = 1;
               } else { ${sync(k, i)} cpu.aluRmw32(${kind}, ${s}, off, r[${g}]); x = 1; }
               ${exitAfter(nx)}`,
             flags: "",
@@ -302,7 +329,7 @@ export function compileBlock(
                   const a = ram32[pa >>> 2], b = ${imm}, res = ${aluExpr(kind)};
                   ${flags32(kind)}
                   ram32[pa >>> 2] = res;
-                  if (((pa - ${p0 - 3}) >>> 0) < ${span32}) x = 1;
+                  if (((pa - ${lo - 3}) >>> 0) < ${span32}) x = 1;
                 } else { ${sync(k, i)} cpu.aluRmw32(${kind}, ${s}, off, ${imm}); x = 1; }
                 ${exitAfter(nx)}`,
               flags: "",
@@ -677,19 +704,8 @@ export function compileBlock(
           break;
         }
         if (op2 >= 0x80 && op2 <= 0x8f) {
-          const to = k + 6 + i32(ram, q + 2);
-          ins = {
-            code: `t = (pc + ${to}) | 0;
-              if ((t ^ ${MIN}) > cpu.csLimitF) { cpu.bn = ${i}; return pc + ${k}; }
-              cpu.bn = ${i + 1};
-              return ${cond(op2 & 15)} ? t : pc + ${k + 6};`,
-            flags: "",
-            fw: false,
-            fr: true,
-            mf: true,
-          };
+          ins = jcc(i, k + 6 + i32(ram, q + 2), cond(op2 & 15), exitBefore);
           q += 6;
-          ended = true;
         }
         break;
       }
@@ -709,60 +725,85 @@ export function compileBlock(
       case 0x7d:
       case 0x7e:
       case 0x7f:
+        // Not taken: the block goes on with the next instruction.
+        ins = jcc(i, k + 2 + ((ram[q + 1] << 24) >> 24), cond(op & 15), exitBefore);
+        q += 2;
+        break;
       case 0xeb:
       case 0xe9: {
         const len = op === 0xe9 ? 5 : 2;
-        const rel = op === 0xe9 ? i32(ram, q + 1) : (ram[q + 1] << 24) >> 24;
-        const to = k + len + rel;
-        ins = {
-          code: `t = (pc + ${to}) | 0;
-            if ((t ^ ${MIN}) > cpu.csLimitF) { cpu.bn = ${i}; return pc + ${k}; }
-            cpu.bn = ${i + 1};
-            return ${op >= 0xe9 ? "t" : `${cond(op & 15)} ? t : pc + ${k + len}`};`,
-          flags: "",
-          fw: false,
-          fr: op < 0xe9,
-          mf: true,
-        };
+        const to = k + len + (op === 0xe9 ? i32(ram, q + 1) : (ram[q + 1] << 24) >> 24);
         q += len;
-        ended = true;
+        if (to === 0) {
+          // Back to the block's start: loop inside the block while the budget allows.
+          ins = {
+            code: `if (ic + ${i + 1} + @N@ <= limit) { ic += ${i + 1}; continue; }
+              cpu.bn = ic - ic0 + ${i + 1}; return pc;`,
+            flags: "",
+            fw: false,
+            fr: false,
+            mf: true,
+          };
+          ended = true;
+        } else if (inWindow(p0 + to)) {
+          // Inside the window (so inside CS's limit): go on decoding at the target.
+          ins = { code: "", flags: "", fw: false, fr: false, mf: false };
+          jumpTo(p0 + to);
+        } else {
+          ins = {
+            code: `t = (pc + ${to}) | 0;
+              if ((t ^ ${MIN}) > cpu.csLimitF) ${exitBefore}
+              cpu.bn = ic - ic0 + ${i + 1}; return t;`,
+            flags: "",
+            fw: false,
+            fr: false,
+            mf: true,
+          };
+          ended = true;
+        }
         break;
       }
       case 0xe8: {
         const to = k + 5 + i32(ram, q + 1);
+        const follow = inWindow(p0 + to);
         ins = {
           code: `t = (pc + ${to}) | 0;
-            if ((t ^ ${MIN}) > cpu.csLimitF) { cpu.bn = ${i}; return pc + ${k}; }
+            if ((t ^ ${MIN}) > cpu.csLimitF) ${exitBefore}
             v = pc + ${k + 5};
             ${push("v", span32)}
-            cpu.bn = ${i + 1};
-            return t;`,
+            ${follow ? `if (x !== 0) { cpu.bn = ic - ic0 + ${i + 1}; return t; }` : `cpu.bn = ic - ic0 + ${i + 1}; return t;`}`,
           flags: "",
           fw: false,
           fr: false,
           mf: true,
         };
         q += 5;
-        ended = true;
+        if (follow) {
+          calls.push(k + 5);
+          jumpTo(p0 + to);
+        } else ended = true;
         break;
       }
       case 0xc3: {
+        // The return of a call this block followed goes on at the return address when the
+        // stack holds it; any other RET leaves the block.
+        const back = calls.length > 0 ? calls[calls.length - 1] : null;
         ins = {
           code: `off = r[4];
             if (cpu.ssB && ${winR(2, 4)} && ${direct32("tlbR", 2)} && ((v = ram32[pa >>> 2]) ^ ${MIN}) <= cpu.csLimitF) {
               r[4] = (off + 4) | 0;
-              cpu.bn = ${i + 1};
-              return v;
-            }
-            cpu.bn = ${i};
-            return pc + ${k};`,
+              ${back !== null ? `if (v !== ((pc + ${back}) | 0)) { cpu.bn = ic - ic0 + ${i + 1}; return v; }` : `cpu.bn = ic - ic0 + ${i + 1}; return v;`}
+            } else ${exitBefore}`,
           flags: "",
           fw: false,
           fr: false,
           mf: true,
         };
         q += 1;
-        ended = true;
+        if (back !== null) {
+          calls.pop();
+          jumpTo(p0 + back);
+        } else ended = true;
         break;
       }
     }
@@ -772,7 +813,13 @@ export function compileBlock(
 
   const n = insns.length;
   if (n === 0) return null;
-  const len = q - p0;
+  ranges.push(rangeStart, q);
+  let first = p0;
+  let end = p0;
+  for (let j = 0; j < ranges.length; j += 2) {
+    first = Math.min(first, ranges[j]);
+    end = Math.max(end, ranges[j + 1]);
+  }
   // Drop the flag stores a later full writer overwrites before anything reads them or faults.
   const body: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -788,33 +835,54 @@ export function compileBlock(
         }
       }
     }
-    body.push(ins.code.replace("@F@", keep ? ins.flags : ""));
+    body.push(ins.code.replace("@F@", keep ? ins.flags : "").replace("@N@", `${n}`));
   }
-  if (!ended) body.push(`cpu.bn = ${n}; return pc + ${len};`);
+  if (!ended) body.push(`cpu.bn = ic - ic0 + ${n}; return pc + ${q - p0};`);
 
-  // The bytes this block was built from, as aligned dwords (the edges masked).
-  const checks: string[] = [];
-  const w0 = p0 >>> 2;
-  const w1 = (p0 + len - 1) >>> 2;
-  if (w1 >= ram32.length) return null;
-  for (let w = w0; w <= w1; w++) {
-    let mask = -1;
-    if (w === w0) mask &= -1 << ((p0 & 3) * 8);
-    if (w === w1) {
-      const endByte = (p0 + len - 1) & 3;
-      if (endByte !== 3) mask &= (1 << ((endByte + 1) * 8)) - 1;
+  // The bytes this block was built from, as aligned dwords (bytes outside it masked off).
+  const masks = new Map<number, number>();
+  for (let j = 0; j < ranges.length; j += 2) {
+    for (let b = ranges[j]; b < ranges[j + 1]; b++) {
+      const w = b >>> 2;
+      masks.set(w, (masks.get(w) ?? 0) | (0xff << ((b & 3) * 8)));
     }
+  }
+  const checks: string[] = [];
+  for (const [w, mask] of [...masks].sort((a, b) => a[0] - b[0])) {
+    if (w >= ram32.length) return null;
     const want = ram32[w] & mask;
     checks.push(mask === -1 ? `ram32[${w}] !== ${want}` : `(ram32[${w}] & ${mask}) !== ${want}`);
   }
 
   const src = `"use strict";
-    const r = cpu.regs, ram = cpu.ram, ram32 = cpu.ram32, sb = cpu.segBase;
+    const r = cpu.regs, ram = cpu.ram, ram32 = cpu.ram32, sb = cpu.segBase, ic0 = ic;
     if (${checks.join(" || ")}) { cpu.bn = -1; return pc; }
     let x = 0, off = 0, lin = 0, e = 0, pa = 0, v = 0, t = 0;
-    ${body.join("\n")}`;
-  const fn = new Function("cpu", "pc", "ic", src) as BlockFn;
-  return { fn, len, n };
+    for (;;) {
+      ${body.join("\n")}
+    }`;
+  const fn = new Function("cpu", "pc", "ic", "limit", src) as BlockFn;
+  return { fn, lo: first - p0, len: end - p0, n };
+}
+
+/**
+ * A conditional jump (instruction index `i`) to block offset `to`: the
+ * taken branch leaves the block (or loops to its start), the block goes on when not taken.
+ */
+function jcc(i: number, to: number, cc: string, exitBefore: string): Insn {
+  const taken =
+    to === 0
+      ? `if (ic + ${i + 1} + @N@ <= limit) { ic += ${i + 1}; continue; } cpu.bn = ic - ic0 + ${i + 1}; return t;`
+      : `cpu.bn = ic - ic0 + ${i + 1}; return t;`;
+  return {
+    code: `t = (pc + ${to}) | 0;
+      if ((t ^ ${MIN}) > cpu.csLimitF) ${exitBefore}
+      if (${cc}) { ${taken} }`,
+    flags: "",
+    fw: false,
+    fr: true,
+    mf: true,
+  };
 }
 
 /** A condition code (the low nibble of Jcc) as an expression on the lazy flags. */

@@ -88,7 +88,8 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
   // ---- compiled blocks (blocks.ts): slot = first byte's physical address & (BLOCK_SLOTS - 1)
   /** Physical address of the block in each slot, -1 for none. */
   readonly blockTag = new Int32Array(BLOCK_SLOTS).fill(-1);
-  /** Bytes of the block; 0 marks an address whose first instruction cannot be compiled. */
+  /** The block's bytes are at [lo, len) from its first; len 0 marks an address whose first instruction cannot be compiled. */
+  readonly blockLo = new Int32Array(BLOCK_SLOTS);
   readonly blockLen = new Int32Array(BLOCK_SLOTS);
   readonly blockN = new Int32Array(BLOCK_SLOTS);
   readonly blockFn: (BlockFn | null)[] = new Array<BlockFn | null>(BLOCK_SLOTS).fill(null);
@@ -295,16 +296,18 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
       let len = blockLen[slot];
       if (blockTag[slot] !== p || len === 0) {
         // The first address is counted (and compiled once hot) here, the rest by runInline.
-        if (ic !== start || !this.blockMiss(p, slot, this.fetchHi - pc + 1)) break;
+        if (ic !== start || !this.blockMiss(p, slot, pc - this.fetchLo, this.fetchHi - pc + 1)) break;
         len = blockLen[slot];
       }
+      const lo = this.blockLo[slot];
       if (
         ic + blockN[slot] > limit ||
+        pc + lo < this.fetchLo ||
         pc + len - 1 > this.fetchHi ||
-        (hasUntil && (untilLin - ((this.csBase + pc) | 0)) >>> 0 < len)
+        (hasUntil && (untilLin - ((this.csBase + pc + lo) | 0)) >>> 0 < len - lo)
       )
         break;
-      const next = blockFn[slot]!(this, pc, ic);
+      const next = blockFn[slot]!(this, pc, ic, limit);
       const bn = this.bn;
       if (bn <= 0) {
         if (bn === 0) break;
@@ -353,7 +356,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         if (ic !== start) {
           const slot = p & (BLOCK_SLOTS - 1);
           if (blockTag[slot] === p && this.blockLen[slot] !== 0) break;
-          if (this.blockMiss(p, slot, this.fetchHi - pc + 1)) break;
+          if (this.blockMiss(p, slot, pc - this.fetchLo, this.fetchHi - pc + 1)) break;
         }
       }
       const op = ram[p];
@@ -999,7 +1002,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
    * instruction cannot be compiled keeps a marker with its first four bytes, and is counted
    * again once they change.
    */
-  blockMiss(p: number, slot: number, room: number): boolean {
+  blockMiss(p: number, slot: number, before: number, room: number): boolean {
     const ram = this.ram;
     const sig = p + 3 < ram.length ? ram[p] | (ram[p + 1] << 8) | (ram[p + 2] << 16) | (ram[p + 3] << 24) : 0;
     if (this.blockTag[slot] === p) {
@@ -1008,26 +1011,27 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     }
     if (++this.blockHeat[slot] < this.blockThreshold) return false;
     this.blockHeat[slot] = 0;
-    this.compileBlockAt(p, slot, room);
+    this.compileBlockAt(p, slot, before, room);
     if (this.blockLen[slot] !== 0) return true;
     this.blockN[slot] = sig;
     return false;
   }
 
   /**
-   * Compiles the block at physical address `p` (with `room` bytes of the fetch window from
-   * there) into `slot`, or marks the address as not compilable.
+   * Compiles the block at physical address `p` (with `before` bytes of the fetch window
+   * below and `room` from there) into `slot`, or marks the address as not compilable.
    */
-  compileBlockAt(p: number, slot: number, room: number): void {
+  compileBlockAt(p: number, slot: number, before: number, room: number): void {
     let block: ReturnType<typeof compileBlock> = null;
     try {
-      block = compileBlock(this.ram, this.ram32, p, room);
+      block = compileBlock(this.ram, this.ram32, p, before, room);
     } catch (e) {
       // No `new Function` here (a Content-Security-Policy without 'unsafe-eval'): interpret.
       if (!(e instanceof EvalError)) throw e;
       this.blockThreshold = 0;
     }
     this.blockTag[slot] = p;
+    this.blockLo[slot] = block === null ? 0 : block.lo;
     this.blockLen[slot] = block === null ? 0 : block.len;
     this.blockN[slot] = block === null ? 0 : block.n;
     this.blockFn[slot] = block === null ? null : block.fn;

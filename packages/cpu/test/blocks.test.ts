@@ -146,6 +146,8 @@ const WORKOUT = `
        or eax, edx
        sar eax, 3
  small:
+       call skip              ; returns past the next instruction
+       inc edi
        inc eax
        imul edx, edx, 13
        add [esi + 0x200], edx
@@ -167,7 +169,22 @@ const WORKOUT = `
  next: dec ecx
        jnz top
        mov [0x6300], eax
+       mov ecx, 500
+ tight: add eax, ecx          ; a loop a block runs inside itself, through a followed call
+       xor eax, 0x55
+       call twist
+       inc ebx                ; skipped when twist bumps its return address
+       dec ecx
+       jnz tight
        hlt
+ twist: rol eax, 3
+       test cl, 3
+       jz bump
+       ret
+  bump: add dword [esp], 1    ; return past the INC: the RET leaves the block
+       ret
+  skip: add dword [esp], 1
+       ret
   mix: push eax
        imul eax, eax, 0x01000193
        shr eax, 7
