@@ -133,7 +133,7 @@ export function compileBlock(
   const calls: number[] = [];
   // The general-path call's bookkeeping for the instruction at block offset k, index i.
   const sync = (k: number, i: number) =>
-    `cpu.instrEip = pc + ${k}; cpu.icount = ic + ${i}; cpu.instrEsp = r[4];`;
+    `@FLUSH@ cpu.instrEip = pc + ${k}; cpu.icount = ic + ${i}; cpu.instrEsp = r[4];`;
 
   while (!ended && insns.length < MAX_INSNS && inWindow(q)) {
     const k = q - p0;
@@ -212,7 +212,7 @@ export function compileBlock(
        if (cpu.ssB && ${winW(2, 4)} && ${direct32("tlbW", 2)}) {
          ram32[pa >>> 2] = ${val}; r[4] = off;
          if (((pa - ${lo - 3}) >>> 0) < ${span}) x = 1;
-       } else { ${sync(k, i)} cpu.push32(${val}); x = 1; }`;
+       } else { ${sync(k, i)} cpu.push32(${val}); @RELOAD4@ x = 1; }`;
     // A store's overlap test with this block's bytes: any store into the window (a dword
     // from 3 bytes below it) ends the block, as the block's final extent is not known yet.
     const span32 = hi - lo + 3;
@@ -547,7 +547,7 @@ export function compileBlock(
         ins = {
           code: `off = r[4];
             if (cpu.ssB && ${winR(2, 4)} && ${direct32("tlbR", 2)}) { v = ram32[pa >>> 2]; r[4] = (off + 4) | 0; }
-            else { ${sync(k, i)} v = cpu.pop32(); x = 1; }
+            else { ${sync(k, i)} v = cpu.pop32(); @RELOAD4@ x = 1; }
             r[${op & 7}] = v;
             ${exitAfter(k + 1)}`,
           flags: "",
@@ -855,14 +855,58 @@ export function compileBlock(
   }
 
   const src = `"use strict";
-    const r = cpu.regs, ram = cpu.ram, ram32 = cpu.ram32, sb = cpu.segBase, ic0 = ic;
+    const ram32 = cpu.ram32;
     if (${checks.join(" || ")}) { cpu.bn = -1; return pc; }
-    let x = 0, off = 0, lin = 0, e = 0, pa = 0, v = 0, t = 0;
-    for (;;) {
-      ${body.join("\n")}
-    }`;
+    ${localize(body.join("\n"))}`;
   const fn = new Function("cpu", "pc", "ic", "limit", src) as BlockFn;
   return { fn, lo: first - p0, len: end - p0, n };
+}
+
+/**
+ * Wraps a block's body: the guest registers it uses, the segment windows and bases, the TLBs
+ * and the CS limit in locals (none of them can change inside a block except through the
+ * block's own code, and a general-path call ends the block), registers written back at every
+ * exit and before every general-path call (which may fault, or read or change ESP).
+ */
+function localize(body: string): string {
+  const decls: string[] = ["const r = cpu.regs, ram = cpu.ram, n32 = ram32.length, ic0 = ic;"];
+  const uses = (re: RegExp) => [...new Set([...body.matchAll(re)].map((m) => m[1]))].sort();
+  for (const [field, name] of [
+    ["segRlo", "rlo"],
+    ["segRhi", "rhi"],
+    ["segWlo", "wlo"],
+    ["segWhi", "whi"],
+  ]) {
+    for (const s of uses(new RegExp(`cpu\\.${field}\\[(\\d)\\]`, "g"))) {
+      decls.push(`const ${name}${s} = cpu.${field}[${s}];`);
+      body = body.replaceAll(`cpu.${field}[${s}]`, `${name}${s}`);
+    }
+  }
+  for (const s of uses(/\bsb\[(\d)\]/g)) {
+    decls.push(`const sb${s} = cpu.segBase[${s}];`);
+    body = body.replaceAll(`sb[${s}]`, `sb${s}`);
+  }
+  decls.push("const tlbR = cpu.tlbR, tlbW = cpu.tlbW, csl = cpu.csLimitF, ssb = cpu.ssB;");
+  body = body
+    .replaceAll("cpu.tlbR[", "tlbR[")
+    .replaceAll("cpu.tlbW[", "tlbW[")
+    .replaceAll("ram32.length", "n32")
+    .replaceAll("cpu.csLimitF", "csl")
+    .replaceAll("cpu.ssB", "ssb")
+    .replace(/\br\[(\d)\]/g, "r$1");
+  const regs = uses(/\br(\d)\b/g);
+  if (regs.length > 0) decls.push(`let ${regs.map((g) => `r${g} = r[${g}]`).join(", ")};`);
+  const written = uses(/\br(\d) = /g);
+  const flush = written.map((g) => `r[${g}] = r${g};`).join(" ");
+  body = body
+    .replaceAll("@FLUSH@", flush)
+    .replaceAll("@RELOAD4@", regs.includes("4") ? "r4 = r[4];" : "")
+    .replace(/\breturn /g, `${flush} return `);
+  return `${decls.join("\n")}
+    let x = 0, off = 0, lin = 0, e = 0, pa = 0, v = 0, t = 0;
+    for (;;) {
+      ${body}
+    }`;
 }
 
 /**

@@ -1,8 +1,9 @@
+import { IoPortMap, PhysicalMemoryMap } from "@pagurus/bus";
 import type { RegIndex } from "@pagurus/spec";
 import { Exception, Reg, Seg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
-import type { Ia32Cpu } from "../src/index.js";
-import { type SysCpu, sysCpu } from "./helpers.js";
+import { Ia32Cpu } from "../src/index.js";
+import { FLAT_CODE, FLAT_DATA, type SysCpu, sysCpu } from "./helpers.js";
 
 /*
  * Compiled blocks (src/blocks.ts): a hot address's straight-line code runs as a generated
@@ -93,6 +94,23 @@ describe("compiled blocks run current bytes", () => {
     s.mem.write32(s.sym("l") + 1, 1000);
     expect(s.cpu.run({ instructions: 100_000 })).toBe("halt");
     expect(s.cpu.getReg(Reg.EBX)).toBe(ebx + 1000 * (100 - ebx));
+  });
+
+  it("a write through the bus's PhysicalMemoryMap is seen by the next run", () => {
+    const memory = new PhysicalMemoryMap({ ramSize: 1 << 20 });
+    const cpu = new Ia32Cpu({ memory, io: new IoPortMap() }, { blockThreshold: 2 });
+    cpu.setCr(0, cpu.getCr(0) | 1);
+    cpu.setSegment(Seg.CS, FLAT_CODE);
+    for (const s of [Seg.DS, Seg.ES, Seg.SS]) cpu.setSegment(s, FLAT_DATA);
+    // l: add ebx, 1 ; dec ecx ; jnz l ; hlt
+    memory.ram.set([0x83, 0xc3, 0x01, 0x49, 0x75, 0xfa, 0xf4], 0x2000);
+    cpu.eip = 0x2000;
+    cpu.setReg(Reg.ECX, 1000);
+    expect(cpu.run({ instructions: 300 })).toBe("budget");
+    expect(cpu.getReg(Reg.EBX)).toBe(100);
+    memory.write8(0x2002, 7); // add ebx, 7, as a device or a monitor would write it
+    expect(cpu.run({ instructions: 100_000 })).toBe("halt");
+    expect(cpu.getReg(Reg.EBX)).toBe(100 + 7 * 900);
   });
 
   it("restoring older RAM (a snapshot) brings back the older code", () => {
