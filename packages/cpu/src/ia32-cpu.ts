@@ -1003,18 +1003,29 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
    * again once they change.
    */
   blockMiss(p: number, slot: number, before: number, room: number): boolean {
-    const ram = this.ram;
-    const sig = p + 3 < ram.length ? ram[p] | (ram[p + 1] << 8) | (ram[p + 2] << 16) | (ram[p + 3] << 24) : 0;
-    if (this.blockTag[slot] === p) {
-      if (this.blockN[slot] === sig) return false;
+    const tag = this.blockTag[slot];
+    if (tag === p) {
+      if (this.blockN[slot] === this.blockSignature(p)) return false;
       this.blockTag[slot] = -1;
     }
-    if (++this.blockHeat[slot] < this.blockThreshold) return false;
+    // Evicting another address's block takes longer, so that two hot addresses that share a
+    // slot (64 KiB apart) do not recompile each other every few runs.
+    const threshold =
+      tag !== p && tag !== -1 && this.blockLen[slot] !== 0
+        ? Math.max(128, this.blockThreshold)
+        : this.blockThreshold;
+    if (this.blockThreshold === 0 || ++this.blockHeat[slot] < threshold) return false;
     this.blockHeat[slot] = 0;
     this.compileBlockAt(p, slot, before, room);
     if (this.blockLen[slot] !== 0) return true;
-    this.blockN[slot] = sig;
+    this.blockN[slot] = this.blockSignature(p);
     return false;
+  }
+
+  /** The first four bytes at physical `p` (what decides that they cannot be compiled). */
+  blockSignature(p: number): number {
+    const ram = this.ram;
+    return p + 3 < ram.length ? ram[p] | (ram[p + 1] << 8) | (ram[p + 2] << 16) | (ram[p + 3] << 24) : 0;
   }
 
   /**
