@@ -1,11 +1,16 @@
 import type { CpuCore } from "./core.js";
 
 /*
- * Compiled blocks: straight-line runs of the run loop's inline instruction forms (32-bit code,
- * no prefixes), translated once into a JavaScript function that V8 then compiles to machine
- * code, so a hot loop no longer pays a fetch-window check, an opcode load, a `switch` and the
- * ModRM decode for every instruction. A block ends at its first jump, call or return (taken
- * into the block), at the first form it does not know, or near the end of the code page.
+ * Compiled blocks: runs of the run loop's inline instruction forms (32-bit code, no prefixes),
+ * translated once into a JavaScript function that V8 then compiles to machine code, so a hot
+ * loop no longer pays a fetch-window check, an opcode load, a `switch` and the ModRM decode for
+ * every instruction. A block goes on past a conditional jump not taken (the taken branch
+ * leaves it, or loops back to its start inside the function), decodes on at the target of a
+ * JMP or CALL inside the fetch window, and at the return address of such a CALL when its RET
+ * finds that address on the stack. It ends at any other jump or return, at the first form it
+ * does not know, after 64 instructions, or near the edge of the fetch window. The guest
+ * registers it uses live in locals, written back at every exit and before every general-path
+ * call.
  *
  * A block is keyed by the physical address of its first byte and is only run while its bytes
  * are unchanged: its first statement compares them (as aligned dwords) with RAM and returns
