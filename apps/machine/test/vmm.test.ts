@@ -57,19 +57,6 @@ const scenario = (name: string): GuestKernel => ({
   covers: "the monitor's scenario kernels (issue 6)",
 });
 
-/**
- * What the monitor does not yet hide from a guest, each with the line where the bare run's
- * output first differs. Everything before that line must still be identical, so any other
- * difference fails the test. These are open work, not accepted behaviour (see the note on
- * issue 6 and packages/vmm-core/README.md).
- */
-const KNOWN_DIFFERENCES: Record<string, { reason: string; bareLine: RegExp }> = {
-  segments: {
-    reason: "ring compression: an RPL 3 selector for a DPL 0 descriptor loads, where bare it faults",
-    bareLine: /^RPL 3 > DPL 0 into ES: +vector 0D error 00000010$/,
-  },
-};
-
 describe("bare versus --vmm: the same guest sees the same machine", () => {
   const kernels = [
     ...loadKernels(),
@@ -78,19 +65,9 @@ describe("bare versus --vmm: the same guest sees the same machine", () => {
       .map(scenario),
   ];
   for (const kernel of kernels) {
-    const known = KNOWN_DIFFERENCES[kernel.name];
-    it(known ? `${kernel.name} (known difference: ${known.reason})` : kernel.name, () => {
+    it(kernel.name, () => {
       const bare = run(kernel, false);
       const monitored = run(kernel, true);
-      if (known) {
-        const a = bare.output.split("\n");
-        const b = monitored.output.split("\n");
-        let first = 0;
-        while (first < a.length && a[first] === b[first]) first++;
-        expect(first, "the outputs no longer differ: remove the known difference").toBeLessThan(a.length);
-        expect(a[first]).toMatch(known.bareLine);
-        return;
-      }
       expect({ output: monitored.output, ending: monitored.ending }).toEqual({
         output: bare.output,
         ending: bare.ending,

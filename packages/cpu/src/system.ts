@@ -173,6 +173,7 @@ export class SystemCpu extends CpuCore {
     const err = sel & 0xfffc;
     const rpl = sel & 3;
     const cpl = this.cpl;
+    if (this.virtualizationAssist && cpl > 0 && rpl !== 0 && err !== 0) this.assistSegmentLoad(seg, sel);
     if (seg === SS) {
       if (err === 0) this.gp(0);
       if (!this.fetchDescriptor(sel)) this.gp(err);
@@ -199,6 +200,18 @@ export class SystemCpu extends CpuCore {
     if ((hi & 0x8000) === 0) this.raise(Exception.NP, err);
     this.setAccessed();
     this.loadSegCache(seg, sel, this.dLo, this.dHi);
+  }
+
+  /**
+   * virtualizationAssist (README): a load with RPL > 0 whose outcome depends on a privilege the
+   * descriptor table no longer tells. A monitor that compresses a guest kernel's ring 0 into
+   * ring 3 raises its descriptors' DPLs and marks them with the AVL bit ("available for use by
+   * system software", SDM Vol. 3A, 3.4.5); an RPL 1-3 selector for such a descriptor loads at
+   * CPL 3 where the guest's own check (DPL >= max(CPL, RPL)) may fail. An SS load with RPL 3
+   * succeeds at CPL 3 where the guest, if it runs at ring 0, needs RPL 0. Both go to the monitor.
+   */
+  private assistSegmentLoad(seg: number, sel: number): void {
+    if (seg === SS || (this.fetchDescriptor(sel) && (this.dHi & 0x00101000) === 0x00101000)) this.gp(0);
   }
 
   /** After a return to an outer level: data segments the new CPL may not use become null (SDM 5.8.6). */
@@ -535,6 +548,9 @@ export class SystemCpu extends CpuCore {
     if (err === 0) this.gp(0);
     if (!this.fetchDescriptor(sel)) this.gp(err);
     const hi = this.dHi;
+    // virtualizationAssist: a code segment whose DPL the monitor raised (AVL marks it) passes
+    // the DPL = CPL check at CPL 3 whatever its real DPL was; the monitor decides (README).
+    if (this.virtualizationAssist && this.cpl > 0 && (hi & 0x00101000) === 0x00101000) this.gp(0);
     const dpl = (hi >> 13) & 3;
     const rpl = sel & 3;
     if (hi & 0x1000) {
@@ -600,6 +616,9 @@ export class SystemCpu extends CpuCore {
     if (err === 0) this.gp(0);
     if (!this.fetchDescriptor(sel)) this.gp(err);
     const hi = this.dHi;
+    // virtualizationAssist: a code segment whose DPL the monitor raised (AVL marks it) passes
+    // the DPL = CPL check at CPL 3 whatever its real DPL was; the monitor decides (README).
+    if (this.virtualizationAssist && this.cpl > 0 && (hi & 0x00101000) === 0x00101000) this.gp(0);
     const dpl = (hi >> 13) & 3;
     const rpl = sel & 3;
     if (hi & 0x1000) {

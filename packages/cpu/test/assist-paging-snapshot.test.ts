@@ -2,7 +2,7 @@ import type { AddressTranslation, PageWalk } from "@pagurus/spec";
 import { Exception, Reg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
 import { Ia32Cpu } from "../src/index.js";
-import { flatCpu, sysCpu, TestIo, TestMemory } from "./helpers.js";
+import { flatCpu, GDT, sysCpu, TestIo, TestMemory, writeDescriptor } from "./helpers.js";
 
 const TO_RING3 = `
   push 0x23
@@ -54,6 +54,46 @@ describe("virtualizationAssist", () => {
         off.cpu.run({ instructions: 100 });
         expect(off.mem.r32(off.cpu.getReg(Reg.ESP) + 4)).toBe(off.sym("after"));
       }
+    });
+  }
+
+  // Descriptors a monitor marks with AVL (its DPL raised for ring compression): 0x48 data,
+  // 0x50 code, both DPL 3 as a monitor's table holds them.
+  const marked = (setup: string, insn: string, assist: boolean) => {
+    const s = sysCpu(
+      `${TO_RING3}
+      ${setup}
+      fault: ${insn}
+      after: hlt
+      target: hlt
+      h: hlt`,
+      { [Exception.GP]: { label: "h" } },
+      { virtualizationAssist: assist },
+    );
+    writeDescriptor(s.mem, GDT + 0x48, 0, 0xffffffff, 0x13, 3, 0x5);
+    writeDescriptor(s.mem, GDT + 0x50, 0, 0xffffffff, 0x1b, 3, 0x5);
+    s.cpu.run({ instructions: 100 });
+    // Every path ends in a #GP: the instruction's, or HLT's at CPL 3 after it.
+    expect(s.cpu.eip).toBe(s.sym("h") + 1);
+    const esp = s.cpu.getReg(Reg.ESP);
+    return { at: s.mem.r32(esp + 4), error: s.mem.r32(esp), sym: s.sym };
+  };
+  for (const [name, setup, insn, faults] of [
+    ["MOV ES of an RPL 3 selector for a marked descriptor", "mov ax, 0x4b", "mov es, ax", true],
+    ["POP ES of an RPL 1 selector for a marked descriptor", "push 0x49", "pop es", true],
+    ["MOV ES of an RPL 0 selector for a marked descriptor", "mov ax, 0x48", "mov es, ax", false],
+    ["MOV ES of an RPL 3 selector for an unmarked descriptor", "mov ax, 0x23", "mov es, ax", false],
+    ["MOV SS of an RPL 3 selector", "mov ax, 0x23", "mov ss, ax", true],
+    ["far JMP to a marked code segment", "", "jmp 0x53:target", true],
+    ["far CALL to a marked code segment", "", "call 0x53:target", true],
+    ["far JMP to an unmarked code segment", "", "jmp 0x1b:target", false],
+  ] as const) {
+    it(`${name}: ${faults ? "#GP(0) with the assist, no fault without" : "no fault with the assist"}`, () => {
+      const next = insn.includes("target") ? "target" : "after";
+      const on = marked(setup, insn, true);
+      expect({ at: on.at, error: on.error }).toEqual({ at: on.sym(faults ? "fault" : next), error: 0 });
+      const off = marked(setup, insn, false);
+      expect(off.at).toBe(off.sym(next));
     });
   }
 

@@ -46,6 +46,10 @@ import { ShadowPaging, ShadowView, type StubMapping, translateGuest } from "./sh
 import { VmmAddressSpace } from "./vmm-space.js";
 
 const PAGE = 4096;
+/** In a descriptor's high dword: the S bit (code or data) and the type's accessed bit. */
+const DESCRIPTOR_S = 1 << 12;
+const DESCRIPTOR_ACCESSED = 1 << 8;
+const DESCRIPTOR_S_ACCESSED = DESCRIPTOR_S | DESCRIPTOR_ACCESSED;
 const NO_VECTOR = 0xffffffff;
 /**
  * The vector the machine's interrupt line uses to get the stub's attention when a virtual
@@ -179,6 +183,10 @@ export class Monitor {
   private requested: { vector: number; error: number } | null = null;
   /** The guest's own descriptor behind each stub GDT slot (the stub holds it compressed). */
   private readonly slotGuest: (readonly [number, number] | null)[] = new Array(GUEST_GDT_SLOTS).fill(null);
+  /** What each slot was last written from, two dwords a slot (followGuestGdt compares). */
+  private readonly slotCopied = new Uint32Array(GUEST_GDT_SLOTS * 2);
+  /** Slots copied from a guest descriptor whose accessed bit was clear (see propagateAccessed). */
+  private readonly unaccessedSlots = new Set<number>();
   private readonly moves: MonitorRelocation[] = [];
   private counters = {
     hostCalls: 0,
@@ -431,6 +439,7 @@ export class Monitor {
   // ---- host calls --------------------------------------------------------------------
 
   private hostCall(): void {
+    this.propagateAccessed();
     const reason = this.readData(DataField.exitReason);
     const vector = this.readFrame(FrameField.vector) & 0xff;
     const error = this.readFrame(FrameField.error);
@@ -532,6 +541,11 @@ export class Monitor {
       case "unbacked": {
         if (outcome.kind === "emulate" && outcome.reason === "page-table") {
           this.emulateTableWrite(outcome.physical & ~0xfff);
+          return;
+        }
+        if (outcome.kind === "emulate" && outcome.reason === "descriptor-table") {
+          this.onVirtualCpu(() => this.stepGuest());
+          this.followGuestGdt();
           return;
         }
         this.onVirtualCpu(() => this.stepGuest());
@@ -713,7 +727,12 @@ export class Monitor {
     const index = state.selector >>> 3;
     if ((state.selector & 4) !== 0 || index === 0 || index >= GUEST_GDT_SLOTS) return;
     if ((state.access & 0x80) === 0) return;
-    this.writeSlot(index, encodeDescriptor(state));
+    const encoded = encodeDescriptor(state);
+    // The guest's own descriptor, if that is what the cache holds: its accessed bit stays the
+    // guest's (propagateAccessed).
+    const current = this.slotGuest[index];
+    if (current?.[0] === encoded[0] && ((current[1] ^ encoded[1]) & ~DESCRIPTOR_ACCESSED) === 0) return;
+    this.writeSlot(index, encoded);
   }
 
   /** Copies the guest's GDT into the stub's guest slots (after LGDT, or at start). */
@@ -731,6 +750,39 @@ export class Monitor {
       this.writeSlot(index, [lo, hi]);
     }
     for (const seg of SEGMENTS) this.ensureSlot(this.guest.getSegment(seg));
+    this.protectGuestGdt();
+  }
+
+  /**
+   * The guest wrote its GDT (write-protected in the shadows): its descriptors that changed
+   * are copied again, so that its next load of one gets what it wrote. A segment register
+   * already loaded keeps its cached descriptor, as on hardware (ensureSlot keeps that in the
+   * slot, which the stub reloads from).
+   */
+  private followGuestGdt(): void {
+    const gdtr = this.guest.gdtr;
+    const paging = this.guestPaging();
+    const entries = Math.min(GUEST_GDT_SLOTS, (gdtr.limit + 1) >>> 3);
+    for (let index = 1; index < entries; index++) {
+      const lo = this.readGuestLinear(paging, gdtr.base + index * 8);
+      const hi = this.readGuestLinear(paging, gdtr.base + index * 8 + 4);
+      if (lo >>> 0 === this.slotCopied[index * 2] && hi >>> 0 === this.slotCopied[index * 2 + 1]) continue;
+      this.writeSlot(index, [lo, hi]);
+    }
+    for (const seg of SEGMENTS) this.ensureSlot(this.guest.getSegment(seg));
+  }
+
+  /** The frames of the guest's GDT, write-protected in the shadows (followGuestGdt). */
+  private protectGuestGdt(): void {
+    const frames = new Set<number>();
+    const gdtr = this.guest.gdtr;
+    const paging = this.guestPaging();
+    const end = gdtr.base + gdtr.limit;
+    for (let page = gdtr.base - (gdtr.base % PAGE); page <= end; page += PAGE) {
+      const physical = translateGuest(this.memory, paging, this.guestRamSize, page >>> 0);
+      if (physical >= 0 && physical < this.guestRamSize) frames.add(physical - (physical % PAGE));
+    }
+    this.shadow.protectDescriptorFrames(frames);
   }
 
   /**
@@ -739,6 +791,8 @@ export class Monitor {
    * does what the guest asked.
    */
   private writeSlot(index: number, guest: readonly [number, number] | null): void {
+    this.slotCopied[index * 2] = guest === null ? 0 : guest[0];
+    this.slotCopied[index * 2 + 1] = guest === null ? 0 : guest[1];
     const [lo, hi] = guest === null ? [0, 0] : compressDescriptor(guest[0], guest[1], 3);
     this.writeStub(gdtSlotOffset(index), lo);
     this.writeStub(gdtSlotOffset(index) + 4, hi);
@@ -747,6 +801,40 @@ export class Monitor {
     this.writeStub(gdtSlotOffset(index, true), ulo);
     this.writeStub(gdtSlotOffset(index, true) + 4, uhi);
     this.slotGuest[index] = guest === null || (lo === 0 && hi === 0) ? null : guest;
+    if (guest !== null && (guest[1] & DESCRIPTOR_S_ACCESSED) === DESCRIPTOR_S)
+      this.unaccessedSlots.add(index);
+    else this.unaccessedSlots.delete(index);
+  }
+
+  /**
+   * A segment load the machine performs from a stub slot sets the accessed bit there, in the
+   * monitor's copy (SDM Vol. 3A, 3.4.5.1). The guest's own descriptor must show it too: at
+   * every entry to the core (before the guest can observe anything through it), the bit is
+   * carried over to the guest's GDT for the few slots copied without it.
+   */
+  private propagateAccessed(): void {
+    if (this.unaccessedSlots.size === 0) return;
+    const gdtr = this.guest.gdtr;
+    const paging = this.guestPaging();
+    for (const index of this.unaccessedSlots) {
+      const guest = this.slotGuest[index];
+      const kernelHi = this.readStub(gdtSlotOffset(index) + 4);
+      const userHi = this.readStub(gdtSlotOffset(index, true) + 4);
+      if (guest === null || ((kernelHi | userHi) & DESCRIPTOR_ACCESSED) === 0) continue;
+      this.unaccessedSlots.delete(index);
+      const hi = (guest[1] | DESCRIPTOR_ACCESSED) >>> 0;
+      this.slotGuest[index] = [guest[0], hi];
+      if (this.slotCopied[index * 2 + 1] === guest[1] >>> 0) this.slotCopied[index * 2 + 1] = hi;
+      const physical = translateGuest(
+        this.memory,
+        paging,
+        this.guestRamSize,
+        (gdtr.base + index * 8 + 4) >>> 0,
+      );
+      if (physical >= 0 && physical + 4 <= this.guestRamSize && this.memory.read32(physical) === guest[1]) {
+        this.memory.write32(physical, hi);
+      }
+    }
   }
 
   private systemState() {
@@ -773,8 +861,10 @@ export class Monitor {
     if (after.cr0 !== before.cr0 || after.cr4 !== before.cr4) {
       this.shadow.flushAll();
       this.guestTablesChanged();
+      this.protectGuestGdt();
     } else if (after.cr3 !== before.cr3) {
       this.guestTablesChanged();
+      this.protectGuestGdt();
     }
     if (after.gdtr.base !== before.gdtr.base || after.gdtr.limit !== before.gdtr.limit) {
       this.refillGuestSlots();

@@ -39,7 +39,11 @@ export type ShadowFault =
    * page tables (claim 5: the core must see it) or, with the guest's CR0.WP = 0, to a
    * read-only page from the guest kernel. The core emulates the instruction.
    */
-  | { readonly kind: "emulate"; readonly reason: "page-table" | "wp0"; readonly physical: number }
+  | {
+      readonly kind: "emulate";
+      readonly reason: "page-table" | "descriptor-table" | "wp0";
+      readonly physical: number;
+    }
   /** The guest maps a frame outside its RAM (MMIO, open bus): the core emulates the access. */
   | { readonly kind: "unbacked"; readonly physical: number };
 
@@ -71,6 +75,8 @@ export class ShadowPaging {
   private stubPages = new Set<number>();
   /** Guest frames holding page directories and tables of spaces the monitor shadows. */
   readonly tableFrames = new Set<number>();
+  /** Guest frames holding the guest's GDT: the stub keeps copies of it (protectDescriptorFrames). */
+  private descriptorFrames = new Set<number>();
   /** For each guest page-table frame: where it is referenced, as `pdFrame | pdeIndex`. */
   private readonly tableRefs = new Map<number, Set<number>>();
   /** Hidden faults served, for statistics. */
@@ -110,6 +116,24 @@ export class ShadowPaging {
     if (enabled === this.a20) return;
     this.a20 = enabled;
     this.flushAll();
+  }
+
+  /**
+   * Write-protects the frames of the guest's GDT in every shadow: the stub's GDT holds copies
+   * of its descriptors, and a guest that edits one and loads it must get the new one. Writes
+   * there come back as `emulate` with reason `descriptor-table`.
+   */
+  protectDescriptorFrames(frames: ReadonlySet<number>): void {
+    let added = false;
+    for (const frame of frames) if (!this.descriptorFrames.has(frame)) added = true;
+    this.descriptorFrames = new Set(frames);
+    // Pages already mapped writable must fault from now on.
+    if (added) this.dropEntries();
+  }
+
+  /** Frames the shadows map read-only whatever the guest allows: its paging structures and GDT. */
+  private writeProtected(frame: number): boolean {
+    return this.tableFrames.has(frame) || this.descriptorFrames.has(frame);
   }
 
   isStubPage(linear: number): boolean {
@@ -192,6 +216,9 @@ export class ShadowPaging {
     const isTable = this.tableFrames.has(frame);
     if (write && isTable)
       return { kind: "emulate", reason: "page-table", physical: (frame | (linear & 0xfff)) >>> 0 };
+    const isDescriptorTable = this.descriptorFrames.has(frame);
+    if (write && isDescriptorTable)
+      return { kind: "emulate", reason: "descriptor-table", physical: (frame | (linear & 0xfff)) >>> 0 };
 
     // The access succeeds for the guest: set Accessed (and Dirty) where the hardware would.
     if (pdeAddress >= 0) this.orGuest(pdeAddress, Pte.A);
@@ -199,7 +226,7 @@ export class ShadowPaging {
     else if (pdeAddress >= 0 && write) this.orGuest(pdeAddress, Pte.D);
     if (write) dirty = true;
 
-    const shadowWritable = writable && dirty && !isTable;
+    const shadowWritable = writable && dirty && !isTable && !isDescriptorTable;
     this.setPte(
       space,
       view,
@@ -236,7 +263,7 @@ export class ShadowPaging {
       const page = (slot | (i << 12)) >>> 0;
       const frame = ((frameBase | (i << 12)) & (this.a20 ? -1 : ~A20_BIT)) >>> 0;
       if (frame >= this.guestRamSize || this.stubPages.has(page >>> 12)) continue;
-      const rw = writable && !this.tableFrames.has(frame) ? Pte.RW : 0;
+      const rw = writable && !this.writeProtected(frame) ? Pte.RW : 0;
       this.setPte(space, view, page, (frame | Pte.P | Pte.US | Pte.A | Pte.D | rw) >>> 0);
     }
   }
@@ -256,7 +283,7 @@ export class ShadowPaging {
       const page = (slot | (i << 12)) >>> 0;
       const frame = (pte & FRAME_MASK & (this.a20 ? -1 : ~A20_BIT)) >>> 0;
       if (frame >= this.guestRamSize || this.stubPages.has(page >>> 12)) continue;
-      const rw = pdeWritable && (pte & (Pte.RW | Pte.D)) === (Pte.RW | Pte.D) && !this.tableFrames.has(frame);
+      const rw = pdeWritable && (pte & (Pte.RW | Pte.D)) === (Pte.RW | Pte.D) && !this.writeProtected(frame);
       this.setPte(space, view, page, (frame | Pte.P | Pte.US | Pte.A | Pte.D | (rw ? Pte.RW : 0)) >>> 0);
     }
   }

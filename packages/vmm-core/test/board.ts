@@ -23,7 +23,7 @@ const LOAD = 0x10000;
 export interface RunResult {
   output: string;
   exitCode: number | null;
-  /** Why the run ended: "exit", "shutdown", "fault", "limit". */
+  /** Why the run ended: "exit", "halted", "shutdown", "fault", "limit". */
   end: string;
   regs: number[];
   eflags: number;
@@ -118,7 +118,7 @@ export function runBare(image: Uint8Array, limit = 200_000_000, setup: GuestSetu
       break;
     }
     if (reason === "shutdown" || reason === "halt") {
-      end = reason;
+      end = reason === "halt" ? "halted" : reason; // the monitor's word for it
       break;
     }
   }

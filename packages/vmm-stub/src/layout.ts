@@ -41,11 +41,11 @@ export const StubOffset = {
   /** Where the trap code starts (every entry stub jumps here). */
   commonEntry: 0x108,
   /** The host-call `OUT DX, EAX` (claim 8): EIP is this while vmm-core runs. */
-  hostCall: 0x7b3,
+  hostCall: 0x89a,
   /** The instruction after the host call. */
-  hostReturn: 0x7b4,
+  hostReturn: 0x89b,
   /** The path back to the guest (pending virtual interrupt, guest CR3, IRET). */
-  resume: 0x72e,
+  resume: 0x815,
   /** The saved guest state frame, {@link FrameField}: always here for a trap from the guest. */
   frame: 0x4fb4,
   /** TSS.ESP0: the top of the stub's stack (relative to SS0 = the monitor's data segment). */

@@ -425,8 +425,13 @@ gp_entry:
     mov edi, [fs:esi + 12]
     mov edx, [fs:esi + 16]
     mov dword [D_GUEST_TOUCH], 0
-    test edx, 3                 ; the user SS must carry RPL 3 as well
-    jz to_core
+    ; Whatever the hardware's IRET would refuse (SDM Vol. 2, IRET: "RETURN-TO-OUTER-
+    ; PRIVILEGE-LEVEL") goes to the core, whose virtual CPU raises the guest's own fault:
+    ; the machine's IRET below must not fault, and cannot tell, as the slots hold DPL 3.
+    call iret_user_cs_ok
+    jc to_core
+    call iret_user_ss_ok
+    jc to_core
     mov [ebp + F_ESP], edi
     and edx, 0xFFFF
     mov [ebp + F_SS], edx
@@ -447,6 +452,8 @@ gp_entry:
     jmp .iret_common
 .iret_same:
     mov dword [D_GUEST_TOUCH], 0
+    call iret_kernel_cs_ok      ; likewise "RETURN-TO-SAME-PRIVILEGE-LEVEL"
+    jc to_core
     add esi, 12
     mov [ebp + F_ESP], esi
     or ecx, [D_GUEST_RPL]       ; the guest's ring 0 really is guest_rpl
@@ -469,6 +476,117 @@ gp_entry:
 .iret_to_core:
     mov dword [D_GUEST_TOUCH], 0
     jmp to_core
+
+; The checks the hardware's IRET makes of the guest's new CS (selector ECX, EIP in EBX)
+; against the guest's own descriptor: CF set when it would fault, or when the slot does not
+; hold it (an LDT selector, a slot the core has not filled), so that the core decides. For a
+; return to the guest kernel the slot's DPL is compressed: KERNEL_ONLY tells that the guest's
+; was below 3 (SDM Vol. 2, IRET: a nonconforming CS needs DPL = RPL, a conforming one
+; DPL <= RPL; rings 1 and 2 count as the kernel's here, as everywhere in ring compression).
+iret_kernel_cs_ok:
+    push eax
+    push edx
+    mov eax, GDT_OFFSET
+    call code_slot_ok
+    jc .done
+    bt edx, KERNEL_ONLY_BIT
+    cmc
+.done:
+    pop edx
+    pop eax
+    ret
+
+iret_user_cs_ok:
+    push eax
+    push edx
+    mov eax, GDT_USER_OFFSET
+    call code_slot_ok
+    jc .done
+    test edx, 1 << 10
+    jnz .done                   ; conforming: any DPL <= 3 (CF is clear)
+    and edx, 3 << 13
+    cmp edx, 3 << 13
+    je .done                    ; nonconforming: DPL = 3 (CF is clear after an equal compare)
+    stc
+.done:
+    pop edx
+    pop eax
+    ret
+
+; The new SS (selector EDX) of an IRET to the guest's user mode: RPL 3 and a present,
+; writable data segment with DPL 3 in the guest user's GDT. CF set otherwise.
+iret_user_ss_ok:
+    push eax
+    push edx
+    mov eax, edx
+    and eax, 3
+    cmp eax, 3
+    jne .fail
+    mov eax, edx
+    and eax, 0xFFFF
+    call slot_of
+    jc .done
+    mov eax, [GDT_USER_OFFSET + eax + 4]
+    and eax, 0xFA00             ; P, DPL, S, code/data, writable
+    cmp eax, 0xF200
+    je .done                    ; CF is clear after an equal compare
+.fail:
+    stc
+.done:
+    pop edx
+    pop eax
+    ret
+
+; EAX = a selector: EAX = its byte offset in a GDT of the guest's slots; CF on a null or LDT
+; selector or one beyond the guest's slots.
+slot_of:
+    test eax, 4
+    jnz .fail
+    and eax, 0xFFF8
+    jz .fail
+    cmp eax, GUEST_GDT_SLOTS * 8
+    jae .fail
+    clc
+    ret
+.fail:
+    stc
+    ret
+
+; The guest code segment for selector ECX in the GDT at stub offset EAX, with EIP in EBX:
+; CF clear and EDX = its high dword when it is a present code segment whose limit covers
+; EIP (a limit violation is IRET's #GP(0)).
+code_slot_ok:
+    push ecx
+    push eax
+    mov eax, ecx
+    call slot_of
+    pop ecx                     ; the GDT's offset
+    jc .done
+    add eax, ecx
+    mov edx, [eax + 4]
+    mov ecx, edx
+    and ecx, 0x9800             ; P, S, code
+    cmp ecx, 0x9800
+    jne .fail
+    mov ecx, [eax]              ; limit 15..0
+    and ecx, 0xFFFF
+    mov eax, edx
+    and eax, 0xF0000            ; limit 19..16
+    or ecx, eax
+    bt edx, 23                  ; G: the limit counts 4 KiB pages
+    jnc .compare
+    shl ecx, 12
+    or ecx, 0xFFF
+.compare:
+    cmp ebx, ecx
+    ja .fail
+    clc
+    jmp .done
+.fail:
+    stc
+.done:
+    pop ecx
+    ret
 
 ; Frame field EAX holds a data segment selector: set it to null when its GDT slot carries
 ; KERNEL_ONLY (a guest descriptor with DPL < 3). LDT selectors are left alone (the core's).

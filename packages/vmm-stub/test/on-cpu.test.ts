@@ -273,6 +273,27 @@ describe("the stub on Ia32Cpu", () => {
     });
   });
 
+  // What the hardware's IRET would refuse at the guest's CPL 0 (SDM Vol. 2, IRET), though the
+  // stub's slots, DPL 3 for ring compression, would let the machine's IRET through.
+  for (const [name, frame] of [
+    ["to user mode with the guest kernel's CS (DPL 0) at RPL 3", [0x23, USTACK, 0x202, 0x0b, USER + 2]],
+    ["to user mode with a user SS of RPL 1", [0x21, USTACK, 0x202, 0x1b, USER + 2]],
+    ["to user mode with the guest kernel's data segment as SS", [0x13, USTACK, 0x202, 0x1b, USER + 2]],
+    ["to user mode beyond nothing but an empty GDT slot", [0x23, USTACK, 0x202, 0x2b, USER + 2]],
+    ["at the same level to the user's CS (DPL 3) at RPL 0", [0x202, 0x18, USER + 2]],
+  ] as const) {
+    it(`an IRET ${name} goes to the core, the guest's state untouched`, () => {
+      const push = frame.flatMap((v) => [0x68, v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]);
+      const iretAt = H80 + push.length;
+      const w = world(0x300000, { [USER]: [0xcd, 0x80, ...HLT], [H80]: [...push, 0xcf] }, true);
+      w.setOnCall(() => w.cpu.requestStop());
+      expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
+      expect(w.calls.map((c) => [c.reason, c.vector, c.eip])).toEqual([[ExitReason.trap, 13, iretAt]]);
+      expect(w.r32(w.stub + DataField.vcpl)).toBe(0);
+      expect(w.frame("esp")).toBe(KSTACK - 20 - frame.length * 4);
+    });
+  }
+
   it("POPF at virtual CPL 0 sets the virtual IF and IOPL, never the real ones", () => {
     const w = world(0x300000, { [USER]: [0xcd, 0x80], [H80]: [0x68, 0x02, 0x32, 0, 0, 0x9d, ...HLT] }, true);
     expect(w.cpu.run({ instructions: 10_000 })).toBe("stop");
