@@ -199,6 +199,9 @@ export class CpuCore {
   readonly tlbLog = new Int32Array(TLB_LOG);
   tlbLogCount = 0;
 
+  /** Instructions the last compiled block retired; -1 when its bytes had changed (blocks.ts). */
+  bn = 0;
+
   // ---- pending exception, filled by raise() before throwing FAULT
   faultVector = 0;
   faultCode = 0;

@@ -12,6 +12,8 @@ import type {
   TableRegister,
 } from "@pagurus/spec";
 import { Exception } from "@pagurus/spec";
+import type { BlockFn } from "./blocks.js";
+import { compileBlock } from "./blocks.js";
 import { ABORT, CR0_PE, EFLAGS_WRITABLE, FAULT, IF, TF, VM } from "./core.js";
 import { CPUID_PGE, CPUID_PSE, SystemInstructions } from "./opcodes0f.js";
 import { KIND_EXCEPTION, KIND_EXTERNAL, KIND_SOFTWARE } from "./system.js";
@@ -29,7 +31,16 @@ export interface Ia32CpuOptions {
    * when a translation unit is present, none otherwise.
    */
   pagingFeatures?: { pse?: boolean; pge?: boolean };
+  /**
+   * How many times the run loop interprets an instruction address before it compiles the
+   * straight-line code from there into a JavaScript function (README, "Speed"). 0 turns
+   * compiled blocks off. Default 16; at most 255.
+   */
+  blockThreshold?: number;
 }
+
+/** Slots of the compiled-block cache (direct-mapped by physical address). */
+const BLOCK_SLOTS = 1 << 16;
 
 /** The whole CPU state as plain JSON data ({@link Ia32Cpu.save}). */
 export interface CpuSnapshot {
@@ -74,8 +85,22 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
   /** Shutdown after a triple fault: only reset() leaves it. */
   inShutdown = false;
 
+  // ---- compiled blocks (blocks.ts): slot = first byte's physical address & (BLOCK_SLOTS - 1)
+  /** Physical address of the block in each slot, -1 for none. */
+  readonly blockTag = new Int32Array(BLOCK_SLOTS).fill(-1);
+  /** The block's bytes are at [lo, len) from its first; len 0 marks an address whose first instruction cannot be compiled. */
+  readonly blockLo = new Int32Array(BLOCK_SLOTS);
+  readonly blockLen = new Int32Array(BLOCK_SLOTS);
+  readonly blockN = new Int32Array(BLOCK_SLOTS);
+  readonly blockFn: (BlockFn | null)[] = new Array<BlockFn | null>(BLOCK_SLOTS).fill(null);
+  /** Interpretations of an address (by slot) since its slot last changed. */
+  readonly blockHeat = new Uint8Array(BLOCK_SLOTS);
+  blockThreshold: number;
+
   constructor(parts: CpuParts, options: Ia32CpuOptions = {}) {
     super(parts);
+    const threshold = Math.min(255, Math.max(0, Math.floor(options.blockThreshold ?? 16)));
+    this.blockThreshold = this.ram32.length === 0 ? 0 : threshold;
     this.virtualizationAssist = options.virtualizationAssist ?? false;
     const hasMmu = this.translation !== null;
     const pse = options.pagingFeatures?.pse ?? hasMmu;
@@ -187,7 +212,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const left = end - this.icount;
             // Short bursts: V8 then runs runInline as a normal optimized function rather than
             // one long on-stack-replaced loop, measurably faster.
-            if (this.runInline(Math.min(left, 0x1000), hasUntil, untilLin) !== 0) continue;
+            const budget = Math.min(left, 0x1000);
+            if (this.blockThreshold !== 0 && this.runBlocks(budget, hasUntil, untilLin) !== 0) continue;
+            if (this.runInline(budget, hasUntil, untilLin) !== 0) continue;
           }
           this.step();
           this.icount++;
@@ -249,6 +276,58 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
   }
 
   /**
+   * Runs compiled blocks (blocks.ts) back to back while the next EIP has one that fits the
+   * budget, the fetch window and `untilLin`, and no event is pending. Returns how many
+   * instructions they retired (0: none, the caller interprets). Needs CS.D = 1.
+   */
+  runBlocks(budget: number, hasUntil: boolean, untilLin: number): number {
+    let pc = this.pc;
+    let ic = this.icount;
+    const start = ic;
+    const limit = ic + budget;
+    const blockTag = this.blockTag;
+    const blockLen = this.blockLen;
+    const blockN = this.blockN;
+    const blockFn = this.blockFn;
+    while (!this.eventPending) {
+      if (pc < this.fetchLo || pc > this.fetchHi) break;
+      const p = pc + this.fetchDelta;
+      const slot = p & (BLOCK_SLOTS - 1);
+      let len = blockLen[slot];
+      if (blockTag[slot] !== p || len === 0) {
+        // The first address is counted (and compiled once hot) here, the rest by runInline.
+        if (ic !== start || !this.blockMiss(p, slot, pc - this.fetchLo, this.fetchHi - pc + 1)) break;
+        len = blockLen[slot];
+      }
+      const lo = this.blockLo[slot];
+      if (
+        ic + blockN[slot] > limit ||
+        pc + lo < this.fetchLo ||
+        pc + len - 1 > this.fetchHi ||
+        (hasUntil && (untilLin - ((this.csBase + pc + lo) | 0)) >>> 0 < len - lo)
+      )
+        break;
+      const next = blockFn[slot]!(this, pc, ic, limit);
+      const bn = this.bn;
+      if (bn <= 0) {
+        if (bn === 0) break;
+        // Its bytes changed: drop it and let the address heat up again.
+        blockTag[slot] = -1;
+        blockFn[slot] = null;
+        this.blockHeat[slot] = 0;
+        continue;
+      }
+      pc = next;
+      ic += bn;
+      if (ic >= limit) break;
+      if (hasUntil && ((this.csBase + pc) | 0) === untilLin) break;
+    }
+    this.pc = pc;
+    this.icount = ic;
+    return ic - start;
+  }
+
+  /**
    * Runs the most frequent 32-bit instructions back to back, decoded and executed without
    * leaving this function (calls into the big dispatch functions cost more on V8 than the
    * instructions themselves), with EIP and the instruction count in locals. Stops before
@@ -283,9 +362,21 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     const ram32Len = ram32.length;
     const dv = this.ramView;
     const r = this.regs;
+    const threshold = this.blockThreshold;
+    const blockTag = this.blockTag;
     outer: for (;;) {
       if (pc < fLo || pc > fHi5) break;
       const p = (pc + fD) | 0;
+      if (threshold !== 0) {
+        // Stop before an address that has a compiled block (run() then takes runBlocks), or
+        // compile the block here once the address is hot.
+        // (The first instruction is the one runBlocks declined, and counted.)
+        if (n !== 0) {
+          const slot = p & (BLOCK_SLOTS - 1);
+          if (blockTag[slot] === p && this.blockLen[slot] !== 0) break;
+          if (this.blockMiss(p, slot, pc - this.fetchLo, this.fetchHi - pc + 1)) break;
+        }
+      }
       // The opcode and the 3 bytes after it in one load (the window holds 6 from EIP).
       const w = dv.getInt32(p, true);
       const op = w & 0xff;
@@ -1169,6 +1260,68 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     this.pc = pc;
     this.icount = start + n;
     return n;
+  }
+
+  /**
+   * The address at physical `p` (slot `slot`) has no compiled block: counts it, and compiles
+   * its block once it is hot. Returns whether a block is there now. An address whose first
+   * instruction cannot be compiled keeps a marker with its first four bytes, and is counted
+   * again once they change.
+   */
+  blockMiss(p: number, slot: number, before: number, room: number): boolean {
+    const tag = this.blockTag[slot];
+    if (tag === p) {
+      if (this.blockN[slot] === this.blockSignature(p)) return false;
+      this.blockTag[slot] = -1;
+    }
+    // Evicting another address's block takes longer, so that two hot addresses that share a
+    // slot (64 KiB apart) do not recompile each other every few runs.
+    const threshold =
+      tag !== p && tag !== -1 && this.blockLen[slot] !== 0
+        ? Math.max(128, this.blockThreshold)
+        : this.blockThreshold;
+    if (this.blockThreshold === 0 || ++this.blockHeat[slot] < threshold) return false;
+    this.blockHeat[slot] = 0;
+    this.compileBlockAt(p, slot, before, room);
+    if (this.blockLen[slot] !== 0) return true;
+    this.blockN[slot] = this.blockSignature(p);
+    return false;
+  }
+
+  /** The first four bytes at physical `p` (what decides that they cannot be compiled). */
+  blockSignature(p: number): number {
+    const ram = this.ram;
+    return p + 3 < ram.length ? ram[p] | (ram[p + 1] << 8) | (ram[p + 2] << 16) | (ram[p + 3] << 24) : 0;
+  }
+
+  /**
+   * Compiles the block at physical address `p` (with `before` bytes of the fetch window
+   * below and `room` from there) into `slot`, or marks the address as not compilable.
+   */
+  compileBlockAt(p: number, slot: number, before: number, room: number): void {
+    let block: ReturnType<typeof compileBlock> = null;
+    try {
+      block = compileBlock(this.ram, this.ram32, p, before, room);
+    } catch (e) {
+      // No `new Function` here (a Content-Security-Policy without 'unsafe-eval'): interpret.
+      if (!(e instanceof EvalError)) throw e;
+      this.blockThreshold = 0;
+    }
+    this.blockTag[slot] = p;
+    this.blockLo[slot] = block === null ? 0 : block.lo;
+    this.blockLen[slot] = block === null ? 0 : block.len;
+    this.blockN[slot] = block === null ? 0 : block.n;
+    this.blockFn[slot] = block === null ? null : block.fn;
+  }
+
+  /**
+   * Forgets every compiled block. Never needed for correctness (a block checks its bytes
+   * before it runs); frees their memory.
+   */
+  dropBlocks(): void {
+    this.blockTag.fill(-1);
+    this.blockFn.fill(null);
+    this.blockHeat.fill(0);
   }
 
   /** The slow path at an instruction boundary: stop requests, #DB single-step, INTR, HLT. */

@@ -219,6 +219,13 @@ export class Interpreter extends Arithmetic {
     if (writes) this.wr32(seg, off, res);
   }
 
+  /** ALU m32, b (ADD OR AND SUB XOR CMP) at seg:off: the general path of compiled blocks. */
+  aluRmw32(kind: number, seg: number, off: number, b: number): void {
+    if (kind !== 7) this.checkWrite(seg, off, 4);
+    const res = this.alu32(kind, this.rd32(seg, off), b);
+    if (kind !== 7) this.wr32(seg, off, res);
+  }
+
   /** 83 /n with a memory operand: ALU m32, imm8 (no ADC/SBB). */
   aluMemImm8(m: number): void {
     this.modrm = m;
