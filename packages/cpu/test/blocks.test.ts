@@ -452,6 +452,22 @@ function randomProgram(seed: number, faults = false): string {
   ${sub(2)}`;
 }
 
+/** Runs two CPUs, compiled and interpreting, in lockstep at pseudo-random budgets to HLT. */
+function lockstep(blocks: SysCpu, plain: SysCpu, seed: number): void {
+  let budget = seed * 7919;
+  let stop = "";
+  for (let steps = 0; stop !== "halt" && steps < 100_000; steps++) {
+    budget = (Math.imul(budget, 1103515245) + 12345) | 0;
+    const n = 1 + ((budget >>> 16) % 60);
+    stop = blocks.cpu.run({ instructions: n });
+    expect(plain.cpu.run({ instructions: n })).toBe(stop);
+    const a = state(blocks);
+    const b = state(plain);
+    if (JSON.stringify(a) !== JSON.stringify(b)) expect(a).toEqual(b);
+  }
+  expect(stop).toBe("halt");
+}
+
 describe("compiled blocks on random programs", () => {
   for (const seed of [7, 8, 9]) {
     it(`match the interpreter in lockstep, faults included (seed ${seed})`, () => {
@@ -462,19 +478,7 @@ describe("compiled blocks on random programs", () => {
         return s;
       };
       const blocks = make(1);
-      const plain = make(0);
-      let budget = seed * 7919;
-      let stop = "";
-      for (let steps = 0; stop !== "halt" && steps < 100_000; steps++) {
-        budget = (Math.imul(budget, 1103515245) + 12345) | 0;
-        const n = 1 + ((budget >>> 16) % 60);
-        stop = blocks.cpu.run({ instructions: n });
-        expect(plain.cpu.run({ instructions: n })).toBe(stop);
-        const a = state(blocks);
-        const b = state(plain);
-        if (JSON.stringify(a) !== JSON.stringify(b)) expect(a).toEqual(b);
-      }
-      expect(stop).toBe("halt");
+      lockstep(blocks, make(0), seed);
       expect(blocks.mem.r32(0x6400)).toBeGreaterThan(0); // faults were taken
     });
   }
@@ -482,20 +486,7 @@ describe("compiled blocks on random programs", () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`match the interpreter in lockstep (seed ${seed})`, () => {
       const source = randomProgram(seed);
-      const blocks = sysCpu(source, {}, { blockThreshold: 1 });
-      const plain = sysCpu(source, {}, { blockThreshold: 0 });
-      let budget = seed * 7919;
-      let stop = "";
-      for (let steps = 0; stop !== "halt" && steps < 100_000; steps++) {
-        budget = (Math.imul(budget, 1103515245) + 12345) | 0;
-        const n = 1 + ((budget >>> 16) % 60);
-        stop = blocks.cpu.run({ instructions: n });
-        expect(plain.cpu.run({ instructions: n })).toBe(stop);
-        const a = state(blocks);
-        const b = state(plain);
-        if (JSON.stringify(a) !== JSON.stringify(b)) expect(a).toEqual(b);
-      }
-      expect(stop).toBe("halt");
+      lockstep(sysCpu(source, {}, { blockThreshold: 1 }), sysCpu(source, {}, { blockThreshold: 0 }), seed);
     });
   }
 });
