@@ -738,16 +738,14 @@ export class Monitor {
   /** Copies the guest's GDT into the stub's guest slots (after LGDT, or at start). */
   private refillGuestSlots(): void {
     const gdtr = this.guest.gdtr;
-    const paging = this.guestPaging();
+    const read = this.linearReader(gdtr.base, gdtr.limit + 1);
     const entries = Math.min(GUEST_GDT_SLOTS, (gdtr.limit + 1) >>> 3);
     for (let index = 1; index < GUEST_GDT_SLOTS; index++) {
       if (index >= entries) {
         this.writeSlot(index, null);
         continue;
       }
-      const lo = this.readGuestLinear(paging, gdtr.base + index * 8);
-      const hi = this.readGuestLinear(paging, gdtr.base + index * 8 + 4);
-      this.writeSlot(index, [lo, hi]);
+      this.writeSlot(index, [read(index * 8), read(index * 8 + 4)]);
     }
     for (const seg of SEGMENTS) this.ensureSlot(this.guest.getSegment(seg));
     this.protectGuestGdt();
@@ -761,12 +759,12 @@ export class Monitor {
    */
   private followGuestGdt(): void {
     const gdtr = this.guest.gdtr;
-    const paging = this.guestPaging();
+    const read = this.linearReader(gdtr.base, gdtr.limit + 1);
     const entries = Math.min(GUEST_GDT_SLOTS, (gdtr.limit + 1) >>> 3);
     for (let index = 1; index < entries; index++) {
-      const lo = this.readGuestLinear(paging, gdtr.base + index * 8);
-      const hi = this.readGuestLinear(paging, gdtr.base + index * 8 + 4);
-      if (lo >>> 0 === this.slotCopied[index * 2] && hi >>> 0 === this.slotCopied[index * 2 + 1]) continue;
+      const lo = read(index * 8);
+      const hi = read(index * 8 + 4);
+      if (lo === this.slotCopied[index * 2] && hi === this.slotCopied[index * 2 + 1]) continue;
       this.writeSlot(index, [lo, hi]);
     }
     for (const seg of SEGMENTS) this.ensureSlot(this.guest.getSegment(seg));
@@ -1015,9 +1013,24 @@ export class Monitor {
     return { cr0: this.guest.getCr(0), cr3: this.guest.getCr(3), cr4: this.guest.getCr(4) };
   }
 
-  private readGuestLinear(paging: GuestPaging, linear: number): number {
-    const physical = translateGuest(this.memory, paging, this.guestRamSize, linear >>> 0);
-    return physical >= 0 && physical + 4 <= this.guestRamSize ? this.memory.read32(physical) : 0;
+  /**
+   * Reads dwords at offsets of a guest linear range (`length` bytes from `base`) with one
+   * page walk per page, not per read: the GDT's up to 252 descriptors on every write to it.
+   * Unsigned; 0 where the guest maps no RAM.
+   */
+  private linearReader(base: number, length: number): (offset: number) => number {
+    const paging = this.guestPaging();
+    const first = base - (base % PAGE);
+    const frames: number[] = [];
+    for (let page = first; page < base + length + 4; page += PAGE) {
+      frames.push(translateGuest(this.memory, paging, this.guestRamSize, page >>> 0));
+    }
+    return (offset) => {
+      const linear = base + offset;
+      const frame = frames[Math.floor((linear - first) / PAGE)];
+      const physical = frame + (linear % PAGE);
+      return frame >= 0 && physical + 4 <= this.guestRamSize ? this.memory.read32(physical) >>> 0 : 0;
+    };
   }
 
   private readStub(offset: number): number {
