@@ -54,6 +54,14 @@ const DATA_SEGMENTS: readonly number[] = [ES, DS, FS, GS];
 const FAULT_CLASS = new Uint8Array(256);
 for (const v of [0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17]) FAULT_CLASS[v] = 1;
 
+/**
+ * A code or data descriptor (high dword) with AVL set: under virtualizationAssist, one whose
+ * DPL a monitor raised for ring compression (README).
+ */
+function markedByMonitor(hi: number): boolean {
+  return (hi & 0x00101000) === 0x00101000;
+}
+
 /** Exceptions that make a #DF when another contributory one occurs delivering them (SDM table 6-5). */
 function isContributory(v: number): boolean {
   return v === 0 || (v >= 10 && v <= 13);
@@ -211,7 +219,7 @@ export class SystemCpu extends CpuCore {
    * succeeds at CPL 3 where the guest, if it runs at ring 0, needs RPL 0. Both go to the monitor.
    */
   private assistSegmentLoad(seg: number, sel: number): void {
-    if (seg === SS || (this.fetchDescriptor(sel) && (this.dHi & 0x00101000) === 0x00101000)) this.gp(0);
+    if (seg === SS || (this.fetchDescriptor(sel) && markedByMonitor(this.dHi))) this.gp(0);
   }
 
   /** After a return to an outer level: data segments the new CPL may not use become null (SDM 5.8.6). */
@@ -535,6 +543,20 @@ export class SystemCpu extends CpuCore {
   // Far transfers
   // =====================================================================================
 
+  /**
+   * The descriptor a far JMP or CALL names (left in dLo/dHi; returns dHi), after the checks
+   * both make before looking at its type. virtualizationAssist: a code segment whose DPL the
+   * monitor raised passes the DPL = CPL check at CPL 3 whatever its real DPL was; the monitor
+   * decides (README).
+   */
+  private farTarget(sel: number): number {
+    const err = sel & 0xfffc;
+    if (err === 0) this.gp(0);
+    if (!this.fetchDescriptor(sel)) this.gp(err);
+    if (this.virtualizationAssist && this.cpl > 0 && markedByMonitor(this.dHi)) this.gp(0);
+    return this.dHi;
+  }
+
   /** JMP ptr16:16/32 and JMP m16:16/32 (SDM JMP, protected-mode operation). */
   farJump(sel: number, offset: number, os32: boolean, nextEip: number): void {
     sel &= 0xffff;
@@ -545,12 +567,7 @@ export class SystemCpu extends CpuCore {
       return;
     }
     const err = sel & 0xfffc;
-    if (err === 0) this.gp(0);
-    if (!this.fetchDescriptor(sel)) this.gp(err);
-    const hi = this.dHi;
-    // virtualizationAssist: a code segment whose DPL the monitor raised (AVL marks it) passes
-    // the DPL = CPL check at CPL 3 whatever its real DPL was; the monitor decides (README).
-    if (this.virtualizationAssist && this.cpl > 0 && (hi & 0x00101000) === 0x00101000) this.gp(0);
+    const hi = this.farTarget(sel);
     const dpl = (hi >> 13) & 3;
     const rpl = sel & 3;
     if (hi & 0x1000) {
@@ -613,12 +630,7 @@ export class SystemCpu extends CpuCore {
       return;
     }
     const err = sel & 0xfffc;
-    if (err === 0) this.gp(0);
-    if (!this.fetchDescriptor(sel)) this.gp(err);
-    const hi = this.dHi;
-    // virtualizationAssist: a code segment whose DPL the monitor raised (AVL marks it) passes
-    // the DPL = CPL check at CPL 3 whatever its real DPL was; the monitor decides (README).
-    if (this.virtualizationAssist && this.cpl > 0 && (hi & 0x00101000) === 0x00101000) this.gp(0);
+    const hi = this.farTarget(sel);
     const dpl = (hi >> 13) & 3;
     const rpl = sel & 3;
     if (hi & 0x1000) {
