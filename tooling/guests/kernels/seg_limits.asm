@@ -4,32 +4,11 @@
 ; descriptor's accessed bit (3.4.5.1). QEMU's TCG skips these, so expected/seg_limits.txt is
 ; written from the SDM, not recorded from QEMU.
 %include "lib.inc"
-
-SMALL    equ GDT_FREE            ; data, base 0, limit 0xFFF bytes
-EXPDOWN  equ GDT_FREE + 8        ; data, expand-down, limit 0xFFF, big: valid 0x1000..0xFFFFFFFF
-RODATA   equ GDT_FREE + 16       ; read-only data, flat
-XONLY    equ GDT_FREE + 24       ; execute-only code, flat
-DPL3DATA equ GDT_FREE + 32       ; data, DPL 3, flat
-CONFORM  equ GDT_FREE + 40       ; conforming code, DPL 0, flat
-PAGEGRAN equ GDT_FREE + 48       ; data, limit 0 with G=1: offsets 0..0xFFF
-
-%macro expect 2                  ; expect "label", instruction
-  print %1
-  mov dword [resume_eip], %%next
-  %2
-%%next:
-  call report_caught
-%endmacro
+%include "seg_test.inc"
 
 main:
   call catch_exceptions
-  set_desc SMALL, 0, 0xFFF, 0x92, 0x4
-  set_desc EXPDOWN, 0, 0xFFF, 0x96, 0x4
-  set_desc RODATA, 0, 0xFFFFF, 0x90, 0xC
-  set_desc XONLY, 0, 0xFFFFF, 0x98, 0xC
-  set_desc DPL3DATA, 0, 0xFFFFF, 0xF2, 0xC
-  set_desc CONFORM, 0, 0xFFFFF, 0x9E, 0xC
-  set_desc PAGEGRAN, 0, 0, 0x92, 0xC
+  set_test_descriptors
   mov ax, SMALL
   mov fs, ax
   expect "dword at limit - 3:        ", {mov eax, [fs:0xFFC]}
