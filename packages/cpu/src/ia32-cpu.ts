@@ -344,16 +344,13 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     // requestStop), so it is read again only after the slow paths (nlim = 0), as are the fetch
     // window's bounds (a call may flush the TLB). Pending at entry: one instruction, as before.
     const nmax = this.eventPending ? 1 : budget;
-    let fLo = this.fetchLo;
-    // The last EIP at which a 6-byte read (opcode and 5 more) stays in the fetch window (empty
-    // when the window is too small). EIP <= fHi5 <= 0x7FFFFFFA, so EIP + 7 cannot wrap and the
-    // arithmetic on EIP is `| 0` (no overflow checks).
-    let fHi5 = (this.fetchHi - 5) | 0;
-    if (this.fetchHi - fLo < 5) {
-      fLo = 1;
-      fHi5 = 0;
-    }
-    let fD = this.fetchDelta;
+    const fLo = this.fetchLo;
+    // The last EIP at which a 6-byte read (opcode and 5 more) stays in the fetch window.
+    // EIP <= fHi5 <= 0x7FFFFFFA, so EIP + 7 cannot wrap and the arithmetic on EIP is `| 0` (no
+    // overflow checks). A window too small for that: `step` decodes in full.
+    const fHi5 = (this.fetchHi - 5) | 0;
+    if (this.fetchHi - fLo < 5) return 0;
+    const fD = this.fetchDelta;
     // n reaching nlim sends the loop through its slow tail: nmax normally, 0 after a slow path
     // (a call out of this function) and always with `until`.
     let nlim = hasUntil ? 0 : nmax;
@@ -362,12 +359,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     const ram32Len = ram32.length;
     const dv = this.ramView;
     const r = this.regs;
-    const threshold = this.blockThreshold;
+    const blocksOn = this.blockThreshold !== 0;
     const blockTag = this.blockTag;
     outer: for (;;) {
       if (pc < fLo || pc > fHi5) break;
       const p = (pc + fD) | 0;
-      if (threshold !== 0) {
+      if (blocksOn) {
         // Stop before an address that has a compiled block (run() then takes runBlocks), or
         // compile the block here once the address is hot.
         // (The first instruction is the one runBlocks declined, and counted.)
@@ -1245,13 +1242,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         // The budget, after a slow path (events, the window) or with `until`: one compare
         // on the fast path for all three.
         if (n >= nmax || this.eventPending) break;
-        fLo = this.fetchLo;
-        fHi5 = (this.fetchHi - 5) | 0;
-        if (this.fetchHi - fLo < 5) {
-          fLo = 1;
-          fHi5 = 0;
-        }
-        fD = this.fetchDelta;
+        // The window stays a loop constant (no phis for V8 to move on every iteration): a
+        // slow path that moved it ends the burst, and run() comes back with the new one.
+        if (this.fetchLo !== fLo || this.fetchHi - 5 !== fHi5 || this.fetchDelta !== fD) break;
         if (hasUntil) {
           if (((this.csBase + pc) | 0) === untilLin) break;
         } else nlim = nmax;
