@@ -336,27 +336,29 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
    * the caller must `step`). Needs CS.D = 1 (32-bit code).
    */
   runInline(budget: number, hasUntil: boolean, untilLin: number): number {
-    let pc = this.pc;
+    // `| 0` on the loop's numbers: V8 then keeps them as untagged int32 (no Smi checks,
+    // untagging or overflow checks on every iteration).
+    let pc = this.pc | 0;
     const start = this.icount;
     // Instructions retired in this burst (a small int32, unlike the lifetime count).
     let n = 0;
     // eventPending can only turn true inside a call out of this function (a device callback,
     // requestStop), so it is read again only after the slow paths (nlim = 0), as are the fetch
     // window's bounds (a call may flush the TLB). Pending at entry: one instruction, as before.
-    const nmax = this.eventPending ? 1 : budget;
-    const fLo = this.fetchLo;
+    const nmax = (this.eventPending ? 1 : budget) | 0;
+    const fLo = this.fetchLo | 0;
     // The last EIP at which a 6-byte read (opcode and 5 more) stays in the fetch window.
     // EIP <= fHi5 <= 0x7FFFFFFA, so EIP + 7 cannot wrap and the arithmetic on EIP is `| 0` (no
     // overflow checks). A window too small for that: `step` decodes in full.
     const fHi5 = (this.fetchHi - 5) | 0;
     if (this.fetchHi - fLo < 5) return 0;
-    const fD = this.fetchDelta;
+    const fD = this.fetchDelta | 0;
     // n reaching nlim sends the loop through its slow tail: nmax normally, 0 after a slow path
     // (a call out of this function) and always with `until`.
     let nlim = hasUntil ? 0 : nmax;
     const ram = this.ram;
     const ram32 = this.ram32;
-    const ram32Len = ram32.length;
+    const ram32Len = ram32.length | 0;
     const dv = this.ramView;
     const r = this.regs;
     const blocksOn = this.blockThreshold !== 0;
@@ -467,7 +469,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const target = (next + (w >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
               pc = (res === 0) === (((w >> 16) & 0xff) === 0x74) ? target : next;
-              n++;
+              n = (n + 1) | 0;
               break;
             }
           }
@@ -506,7 +508,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const target = (next + (w >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
               pc = (res === 0) === (((w >> 16) & 0xff) === 0x74) ? target : next;
-              n++;
+              n = (n + 1) | 0;
               break;
             }
           }
@@ -571,7 +573,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const target = (next + (w >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
               pc = (res === 0) === (((w >> 16) & 0xff) === 0x74) ? target : next;
-              n++;
+              n = (n + 1) | 0;
               break;
             }
           }
@@ -603,7 +605,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const target = (next + (w >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
               pc = (res === 0) === (((w >> 16) & 0xff) === 0x74) ? target : next;
-              n++;
+              n = (n + 1) | 0;
               break;
             }
           }
@@ -652,7 +654,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const target = (next + ((ram[p + 4] << 24) >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
               pc = (res === 0) === (w >>> 24 === 0x74) ? target : next;
-              n++;
+              n = (n + 1) | 0;
               break;
             }
           }
@@ -779,7 +781,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const target = (next + ((w << 8) >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
               pc = (res === 0) === (((w >> 8) & 0xff) === 0x74) ? target : next;
-              n++;
+              n = (n + 1) | 0;
               break;
             }
           }
@@ -1132,7 +1134,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             const target = (next + ((ram[p + 4] << 24) >> 24)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
               pc = (res === 0) === (w >>> 24 === 0x74) ? target : next;
-              n++;
+              n = (n + 1) | 0;
               break;
             }
           }
@@ -1233,11 +1235,15 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           pc = target;
           break;
         }
+        // 0x00 and 0xFF make the cases span the opcode byte's whole range, which spares V8's
+        // jump table an offset subtraction.
+        case 0x00:
+        case 0xff:
         default:
           break outer;
       }
 
-      n++;
+      n = (n + 1) | 0;
       if (n >= nlim) {
         // The budget, after a slow path (events, the window) or with `until`: one compare
         // on the fast path for all three.
