@@ -1237,7 +1237,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         }
         // 0x00 and 0xFF make the cases span the opcode byte's whole range, which spares V8's
         // jump table an offset subtraction.
+        // biome-ignore lint/complexity/noUselessSwitchCase: they shape V8's jump table
         case 0x00:
+        // biome-ignore lint/complexity/noUselessSwitchCase: they shape V8's jump table
         case 0xff:
         default:
           break outer;
