@@ -77,11 +77,9 @@ function setReg8(g: number, v: string): string {
 }
 
 function flags32(kind: number): string {
-  if (kind === 0)
-    return "cpu.lop = 1; cpu.lsz = 32; cpu.lmask = -1; cpu.lres = res; cpu.lop1 = a; cpu.lop2 = b;";
-  if (kind === 5 || kind === 7)
-    return "cpu.lop = 3; cpu.lsz = 32; cpu.lmask = -1; cpu.lres = res; cpu.lop1 = a; cpu.lop2 = b;";
-  return "cpu.lop = 5; cpu.lsz = 32; cpu.lmask = -1; cpu.lres = res;";
+  if (kind === 0) return "cpu.lop = 1; cpu.lres = res; cpu.lop1 = a; cpu.lop2 = b;";
+  if (kind === 5 || kind === 7) return "cpu.lop = 3; cpu.lres = res; cpu.lop1 = a; cpu.lop2 = b;";
+  return "cpu.lop = 5; cpu.lres = res;";
 }
 
 function aluExpr(kind: number): string {
@@ -376,8 +374,8 @@ export function compileBlock(
               : `{ const res = r[0] & ${imm}; @F@ }`,
           flags:
             op === 0x3c
-              ? "cpu.lop = 3; cpu.lsz = 8; cpu.lmask = 255; cpu.lres = res; cpu.lop1 = a; cpu.lop2 = b;"
-              : "cpu.lop = 5; cpu.lsz = 8; cpu.lmask = 255; cpu.lres = res; cpu.lop1 = 0; cpu.lop2 = 0;",
+              ? "cpu.lop = 19; cpu.lres = res & 255; cpu.lop1 = a; cpu.lop2 = b;"
+              : "cpu.lop = 21; cpu.lres = res; cpu.lop1 = 0; cpu.lop2 = 0;",
           fw: true,
           fr: false,
           mf: false,
@@ -395,8 +393,8 @@ export function compileBlock(
           code: `{ const res = ${reg8(m & 7)} & ${rhs}; @F@ }`,
           flags:
             op === 0x84
-              ? "cpu.lop = 5; cpu.lsz = 8; cpu.lmask = 255; cpu.lres = res; cpu.lop1 = 0; cpu.lop2 = 0;"
-              : "cpu.lop = 5; cpu.lsz = 8; cpu.lmask = 255; cpu.lres = res;",
+              ? "cpu.lop = 21; cpu.lres = res; cpu.lop1 = 0; cpu.lop2 = 0;"
+              : "cpu.lop = 21; cpu.lres = res;",
           fw: true,
           fr: false,
           mf: false,
@@ -511,7 +509,7 @@ export function compileBlock(
         const inc = op < 0x48;
         ins = {
           code: `{ const a = r[${d}], res = (a ${inc ? "+" : "-"} 1) | 0; @F@ r[${d}] = res; }`,
-          flags: `cpu.keepCF(); cpu.lop = ${inc ? 6 : 7}; cpu.lsz = 32; cpu.lmask = -1; cpu.lres = res; cpu.lop1 = a; cpu.lop2 = 1;`,
+          flags: `cpu.keepCF(); cpu.lop = ${inc ? 6 : 7}; cpu.lres = res; cpu.lop1 = a; cpu.lop2 = 1;`,
           fw: false,
           fr: true,
           mf: false,
@@ -627,8 +625,7 @@ export function compileBlock(
             body = `res = v << ${c}; const cf = (v >>> ${32 - c}) & 1; f = cf | (((res >>> 31) & 1) ^ cf ? 2048 : 0);`;
           ins = {
             code: `{ const v = r[${d}]; let res = 0, f = 0; ${body} r[${d}] = res; @F@ }`,
-            flags:
-              "cpu.flagsv = (cpu.flagsv & -2066) | f; cpu.lop = 8; cpu.lsz = 32; cpu.lmask = -1; cpu.lres = res;",
+            flags: "cpu.flagsv = (cpu.flagsv & -2066) | f; cpu.lop = 8; cpu.lres = res;",
             fw: true,
             fr: false,
             mf: false,
@@ -665,7 +662,7 @@ export function compileBlock(
         const imm = op === 0x6b ? (ram[q + 2] << 24) >> 24 : i32(ram, q + 2);
         ins = {
           code: `{ const a = r[${m & 7}], lo = Math.imul(a, ${imm}); r[${(m >> 3) & 7}] = lo; @F@ }`,
-          flags: `cpu.flagsv = (cpu.flagsv & -2066) | (a * ${imm} !== lo ? 2049 : 0); cpu.lop = 8; cpu.lsz = 32; cpu.lmask = -1; cpu.lres = lo;`,
+          flags: `cpu.flagsv = (cpu.flagsv & -2066) | (a * ${imm} !== lo ? 2049 : 0); cpu.lop = 8; cpu.lres = lo;`,
           fw: true,
           fr: false,
           mf: false,
@@ -937,6 +934,6 @@ function jcc(i: number, to: number, cc: string, exitBefore: string): Insn {
 /** A condition code (the low nibble of Jcc) as an expression on the lazy flags. */
 function cond(cc: number): string {
   if (cc === 4 || cc === 5)
-    return `((cpu.lop !== 0 ? (cpu.lres & cpu.lmask) === 0 : (cpu.flagsv & 64) !== 0) === ${cc === 4})`;
+    return `((cpu.lop !== 0 ? cpu.lres === 0 : (cpu.flagsv & 64) !== 0) === ${cc === 4})`;
   return `cpu.cond(${cc})`;
 }

@@ -85,6 +85,10 @@ export const LF_LOGIC = 5; // CF = OF = AF = 0
 export const LF_INC = 6; // CF kept in flagsv
 export const LF_DEC = 7;
 export const LF_RES = 8; // CF, OF, AF in flagsv; ZF, SF, PF from the result
+// The operand size rides in `lop` above the kind, 0 for 32 bits, so a 32-bit operation stores
+// its kind alone and nothing else describes the size: lop & 15 is the kind.
+export const LF_8 = 0x10;
+export const LF_16 = 0x20;
 
 export const ES = 0;
 export const CS = 1;
@@ -137,9 +141,9 @@ export class CpuCore {
   pc = 0;
   /** EFLAGS with the arithmetic bits valid only where the lazy kind says so. */
   flagsv = 2;
+  /** Lazy-flag kind | LF_8 or LF_16 for a byte or word operation. */
   lop = /* LF_NONE */ 0;
-  lsz = 32;
-  lmask = -1;
+  /** The result, masked to the operation's size. */
   lres = 0;
   lop1 = 0;
   lop2 = 0;
@@ -262,10 +266,13 @@ export class CpuCore {
   // =====================================================================================
 
   setLazy(kind: number, size: number, res: number, op1: number, op2: number): void {
-    this.lop = kind;
-    this.lsz = size;
-    this.lmask = size === 32 ? -1 : (1 << size) - 1;
-    this.lres = res;
+    if (size === 32) {
+      this.lop = kind;
+      this.lres = res;
+    } else {
+      this.lop = kind | (size === 8 ? LF_8 : LF_16);
+      this.lres = res & ((1 << size) - 1);
+    }
     this.lop1 = op1;
     this.lop2 = op2;
   }
@@ -273,15 +280,25 @@ export class CpuCore {
   /** Sets flags from a result with CF, OF and AF given (shifts, multiplies, BCD). */
   setResFlags(size: number, res: number, cfofaf: number): void {
     this.flagsv = (this.flagsv & ~(/* CF */ (0x1 | /* OF */ 0x800 | /* AF */ 0x10))) | cfofaf;
-    this.lop = /* LF_RES */ 8;
-    this.lsz = size;
-    this.lmask = size === 32 ? -1 : (1 << size) - 1;
-    this.lres = res;
+    if (size === 32) {
+      this.lop = /* LF_RES */ 8;
+      this.lres = res;
+    } else {
+      this.lop = /* LF_RES */ 8 | (size === 8 ? LF_8 : LF_16);
+      this.lres = res & ((1 << size) - 1);
+    }
+  }
+
+  /** The operand size of the lazy flags in bits. */
+  lazySize(): number {
+    const lop = this.lop;
+    return lop < LF_8 ? 32 : lop < LF_16 ? 8 : 16;
   }
 
   getCF(): number {
-    const m = this.lmask;
-    switch (this.lop) {
+    const lop = this.lop;
+    const m = lop < LF_8 ? -1 : lop < LF_16 ? 0xff : 0xffff;
+    switch (lop & 15) {
       case /* LF_ADD */ 1:
         return (this.lres & m) >>> 0 < (this.lop1 & m) >>> 0 ? 1 : 0;
       case /* LF_ADC */ 2:
@@ -298,8 +315,8 @@ export class CpuCore {
   }
 
   getOF(): boolean {
-    const s = this.lsz - 1;
-    switch (this.lop) {
+    const s = this.lazySize() - 1;
+    switch (this.lop & 15) {
       case /* LF_ADD */ 1:
       case /* LF_ADC */ 2:
       case /* LF_INC */ 6:
@@ -316,7 +333,7 @@ export class CpuCore {
   }
 
   getAF(): number {
-    switch (this.lop) {
+    switch (this.lop & 15) {
       case /* LF_ADD */ 1:
       case /* LF_ADC */ 2:
       case /* LF_INC */ 6:
@@ -332,15 +349,13 @@ export class CpuCore {
   }
 
   getZF(): boolean {
-    return this.lop === /* LF_NONE */ 0
-      ? (this.flagsv & /* ZF */ 0x40) !== 0
-      : (this.lres & this.lmask) === 0;
+    return this.lop === /* LF_NONE */ 0 ? (this.flagsv & /* ZF */ 0x40) !== 0 : this.lres === 0;
   }
 
   getSF(): boolean {
     return this.lop === /* LF_NONE */ 0
       ? (this.flagsv & /* SF */ 0x80) !== 0
-      : ((this.lres >>> (this.lsz - 1)) & 1) !== 0;
+      : ((this.lres >>> (this.lazySize() - 1)) & 1) !== 0;
   }
 
   getPF(): boolean {
@@ -349,14 +364,14 @@ export class CpuCore {
 
   /** Folds the lazy flags into flagsv. */
   materializeFlags(): void {
-    const lop = this.lop;
+    const lop = this.lop & 15;
     if (lop === /* LF_NONE */ 0) return;
     // ZF, SF and PF come from the result for every lazy kind; CF, OF and AF by kind.
-    const res = this.lres & this.lmask;
+    const res = this.lres;
     let f =
       (PARITY[res & 0xff] << 2) |
       (res === 0 ? /* ZF */ 0x40 : 0) |
-      ((res >>> (this.lsz - 1)) & 1 ? /* SF */ 0x80 : 0);
+      ((res >>> (this.lazySize() - 1)) & 1 ? /* SF */ 0x80 : 0);
     if (lop === /* LF_LOGIC */ 5) {
       // CF = OF = AF = 0
     } else if (lop === /* LF_RES */ 8) {
@@ -373,16 +388,16 @@ export class CpuCore {
    * materializeFlags, without computing the CF and OF it would throw away.
    */
   replaceCfOf(cf: number, of: number): void {
-    const lop = this.lop;
+    const lop = this.lop & 15;
     let f: number;
     if (lop === /* LF_NONE */ 0) {
       f = this.flagsv & /* PF */ (0x4 | /* AF */ 0x10 | /* ZF */ 0x40 | /* SF */ 0x80);
     } else {
-      const res = this.lres & this.lmask;
+      const res = this.lres;
       f =
         (PARITY[res & 0xff] << 2) |
         (res === 0 ? /* ZF */ 0x40 : 0) |
-        ((res >>> (this.lsz - 1)) & 1 ? /* SF */ 0x80 : 0);
+        ((res >>> (this.lazySize() - 1)) & 1 ? /* SF */ 0x80 : 0);
       if (lop === /* LF_RES */ 8) f |= this.flagsv & /* AF */ 0x10;
       else if (lop !== /* LF_LOGIC */ 5) f |= (this.lop1 ^ this.lop2 ^ this.lres) & /* AF */ 0x10;
       this.lop = /* LF_NONE */ 0;
@@ -403,8 +418,7 @@ export class CpuCore {
 
   /** Condition code cc (the low nibble of Jcc/SETcc/CMOVcc; SDM Vol. 1, B.1). */
   cond(cc: number): boolean {
-    if ((cc & 0xe) === 4 && this.lop !== /* LF_NONE */ 0)
-      return ((this.lres & this.lmask) === 0) !== ((cc & 1) !== 0);
+    if ((cc & 0xe) === 4 && this.lop !== /* LF_NONE */ 0) return (this.lres === 0) !== ((cc & 1) !== 0);
     let r: boolean;
     switch (cc >> 1) {
       case 0:

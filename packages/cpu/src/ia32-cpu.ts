@@ -406,8 +406,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lop = /* LF_ADD */ 1;
           this.lop1 = a;
           this.lop2 = b;
-          this.lsz = 32;
-          this.lmask = -1;
           this.lres = res;
           pc = (pc + 2) | 0;
           break;
@@ -433,8 +431,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           const res = a | b;
           r[d] = res;
           this.lop = /* LF_LOGIC */ 5;
-          this.lsz = 32;
-          this.lmask = -1;
           this.lres = res;
           pc = (pc + 2) | 0;
           break;
@@ -460,8 +456,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           const res = a & b;
           r[d] = res;
           this.lop = /* LF_LOGIC */ 5;
-          this.lsz = 32;
-          this.lmask = -1;
           this.lres = res;
           if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
@@ -499,8 +493,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lop = /* LF_SUB */ 3;
           this.lop1 = a;
           this.lop2 = b;
-          this.lsz = 32;
-          this.lmask = -1;
           this.lres = res;
           if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
@@ -536,8 +528,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           const res = a ^ b;
           r[d] = res;
           this.lop = /* LF_LOGIC */ 5;
-          this.lsz = 32;
-          this.lmask = -1;
           this.lres = res;
           pc = (pc + 2) | 0;
           break;
@@ -564,8 +554,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           this.lop = /* LF_SUB */ 3;
           this.lop1 = a;
           this.lop2 = b;
-          this.lsz = 32;
-          this.lmask = -1;
           this.lres = res;
           if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
@@ -596,8 +584,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           }
           const res = r[m & 7] & r[(m >> 3) & 7];
           this.lop = /* LF_LOGIC */ 5;
-          this.lsz = 32;
-          this.lmask = -1;
           this.lres = res;
           if (((w >> 16) & 0xff & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
@@ -644,8 +630,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             res = kind === 1 ? a | b : kind === 4 ? a & b : a ^ b;
             this.lop = /* LF_LOGIC */ 5;
           }
-          this.lsz = 32;
-          this.lmask = -1;
           this.lres = res;
           if (kind !== 7) r[m & 7] = res;
           if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nlim) {
@@ -770,8 +754,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           const res = op < 0x48 ? (v + 1) | 0 : (v - 1) | 0;
           r[op & 7] = res;
           this.lop = op < 0x48 ? /* LF_INC */ 6 : /* LF_DEC */ 7;
-          this.lsz = 32;
-          this.lmask = -1;
           this.lres = res;
           this.lop1 = v;
           this.lop2 = 1;
@@ -811,8 +793,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           let take: boolean;
           if (op === 0xeb) take = true;
           else if (op === 0x74 || op === 0x75) {
-            const zf =
-              this.lop !== /* LF_NONE */ 0 ? (this.lres & this.lmask) === 0 : (this.flagsv & 0x40) !== 0;
+            const zf = this.lop !== /* LF_NONE */ 0 ? this.lres === 0 : (this.flagsv & 0x40) !== 0;
             take = zf === (op === 0x74);
           } else take = this.cond(op & 15);
           pc = take ? target : next;
@@ -1089,8 +1070,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             r[m & 7] = res;
             this.flagsv = (this.flagsv & ~(/* CF */ (0x1 | /* OF */ 0x800 | /* AF */ 0x10))) | f;
             this.lop = /* LF_RES */ 8;
-            this.lsz = 32;
-            this.lmask = -1;
             this.lres = res;
             pc = (pc + 3) | 0;
             break;
@@ -1123,9 +1102,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           // TEST r8, imm8
           const m = (w >> 8) & 0xff;
           if (m < 0xc0 || (m & 0x38) !== 0) break outer;
-          this.lop = /* LF_LOGIC */ 5;
-          this.lsz = 8;
-          this.lmask = 0xff;
+          this.lop = /* LF_LOGIC | LF_8 */ 0x15;
           const res = this.getReg8(m & 7) & ((w >> 16) & 0xff);
           this.lres = res;
           if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nlim) {
@@ -1155,8 +1132,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
             (this.flagsv & ~(/* CF */ (0x1 | /* OF */ 0x800 | /* AF */ 0x10))) |
             (a * imm !== lo ? /* CF */ 0x1 | /* OF */ 0x800 : 0);
           this.lop = /* LF_RES */ 8;
-          this.lsz = 32;
-          this.lmask = -1;
           this.lres = lo;
           pc = (pc + (op === 0x6b ? 3 : 6)) | 0;
           break;

@@ -296,8 +296,6 @@ export class Interpreter extends Arithmetic {
 
   setLazy32(kind: number, res: number, op1: number, op2: number): void {
     this.lop = kind;
-    this.lsz = 32;
-    this.lmask = -1;
     this.lres = res;
     this.lop1 = op1;
     this.lop2 = op2;
