@@ -356,7 +356,6 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     // n reaching nlim sends the loop through its slow tail: nmax normally, 0 after a slow path
     // (a call out of this function) and always with `until`.
     let nlim = hasUntil ? 0 : nmax;
-    const ram = this.ram;
     const ram32 = this.ram32;
     const ram32Len = ram32.length | 0;
     const dv = this.ramView;
@@ -635,7 +634,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 5) | 0;
-            const target = (next + ((ram[p + 4] << 24) >> 24)) | 0;
+            const target = (next + dv.getInt8(p + 4)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
               pc = (res === 0) === (w >>> 24 === 0x74) ? target : next;
               n = (n + 1) | 0;
@@ -1108,7 +1107,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 5) | 0;
-            const target = (next + ((ram[p + 4] << 24) >> 24)) | 0;
+            const target = (next + dv.getInt8(p + 4)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
               pc = (res === 0) === (w >>> 24 === 0x74) ? target : next;
               n = (n + 1) | 0;
