@@ -134,6 +134,12 @@ export class CpuCore {
   declare readonly direct: Uint8Array | null;
   /** The RAM as a DataView: the inline path reads 4 instruction bytes in one load. */
   declare readonly ramView: DataView;
+  /**
+   * The same RAM as a second DataView, for the inline path's immediates and displacements:
+   * V8 then does not keep the opcode fetch's view state alive (and spilled) across the
+   * dispatch `switch` for the few instructions that read on.
+   */
+  declare readonly ramOperands: DataView;
 
   // ---- registers
   readonly regs = new Int32Array(8);
@@ -226,6 +232,7 @@ export class CpuCore {
         : new Int32Array(0);
     this.direct = fp ? fp.direct : null;
     this.ramView = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
+    this.ramOperands = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
   }
 
   // =====================================================================================

@@ -359,6 +359,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     const ram32 = this.ram32;
     const ram32Len = ram32.length | 0;
     const dv = this.ramView;
+    const dvo = this.ramOperands;
     const r = this.regs;
     const blocksOn = this.blockThreshold !== 0;
     const blockTag = this.blockTag;
@@ -634,7 +635,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 5) | 0;
-            const target = (next + dv.getInt8(p + 4)) | 0;
+            const target = (next + dvo.getInt8(p + 4)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
               pc = (res === 0) === (w >>> 24 === 0x74) ? target : next;
               n = (n + 1) | 0;
@@ -668,7 +669,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               const index = (sib >> 3) & 7;
               q = p + 3;
               if (base === 5 && mod === 0) {
-                off = dv.getInt32(q, true);
+                off = dvo.getInt32(q, true);
                 q = p + 7;
               } else {
                 off = r[base];
@@ -680,7 +681,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
                 q = p + 4;
               }
             } else if (rm === 5 && mod === 0) {
-              off = dv.getInt32(q, true);
+              off = dvo.getInt32(q, true);
               q = p + 6;
             } else {
               off = r[rm];
@@ -691,7 +692,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
               }
             }
             if (mod === 2) {
-              off = (off + dv.getInt32(q, true)) | 0;
+              off = (off + dvo.getInt32(q, true)) | 0;
               q += 4;
             }
             const flat = ((this.flatRW >> seg) & 1) !== 0;
@@ -801,7 +802,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xe8:
         case 0xe9: {
           const next = (pc + 5) | 0;
-          const target = (next + dv.getInt32(p + 1, true)) | 0;
+          const target = (next + dvo.getInt32(p + 1, true)) | 0;
           if ((target ^ -0x80000000) > this.csLimitF) break outer;
           if (op === 0xe8) {
             // PUSH next on a flat 32-bit stack in direct RAM, or the general path.
@@ -906,7 +907,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xbd:
         case 0xbe:
         case 0xbf:
-          r[op & 7] = dv.getInt32(p + 1, true);
+          r[op & 7] = dvo.getInt32(p + 1, true);
           pc = (pc + 5) | 0;
           break;
         case 0x05:
@@ -918,7 +919,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xa9: {
           // ALU EAX, imm32 (and TEST EAX, imm32)
           const a = r[0];
-          const b = dv.getInt32(p + 1, true);
+          const b = dvo.getInt32(p + 1, true);
           const kind = op === 0xa9 ? 4 : op >> 3;
           const res = this.alu32(kind, a, b);
           if (kind !== 7 && op !== 0xa9) r[0] = res;
@@ -966,7 +967,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         }
         case 0x68:
         case 0x6a: {
-          const v = op === 0x6a ? (w << 16) >> 24 : dv.getInt32(p + 1, true);
+          const v = op === 0x6a ? (w << 16) >> 24 : dvo.getInt32(p + 1, true);
           this.instrEip = pc;
           this.icount = start + n;
           this.instrEsp = r[4];
@@ -991,7 +992,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0xa1:
         case 0xa3: {
           // MOV EAX, moffs32 / MOV moffs32, EAX
-          const off = dv.getInt32(p + 1, true);
+          const off = dvo.getInt32(p + 1, true);
           const flat = (this.flatRW & (1 << /* DS */ 3)) !== 0;
           const lin = flat ? off : (this.segBase[/* DS */ 3] + off) | 0;
           if (op === 0xa1) {
@@ -1107,7 +1108,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           if (((w >>> 24) & 0xfe) === 0x74 && n + 2 <= nlim) {
             // JZ/JNZ rel8 right after: taken here, without a dispatch (both retire).
             const next = (pc + 5) | 0;
-            const target = (next + dv.getInt8(p + 4)) | 0;
+            const target = (next + dvo.getInt8(p + 4)) | 0;
             if ((target ^ /* MIN */ -0x80000000) <= this.csLimitF) {
               pc = (res === 0) === (w >>> 24 === 0x74) ? target : next;
               n = (n + 1) | 0;
@@ -1121,7 +1122,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
         case 0x6b: {
           const m = (w >> 8) & 0xff;
           if (m < 0xc0) break outer;
-          const imm = op === 0x6b ? (w << 8) >> 24 : dv.getInt32(p + 2, true);
+          const imm = op === 0x6b ? (w << 8) >> 24 : dvo.getInt32(p + 2, true);
           const a = r[m & 7];
           const lo = Math.imul(a, imm);
           r[(m >> 3) & 7] = lo;
@@ -1153,7 +1154,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           const op2 = (w >> 8) & 0xff;
           if (op2 >= 0x80 && op2 <= 0x8f) {
             const next = (pc + 6) | 0;
-            const target = (next + dv.getInt32(p + 2, true)) | 0;
+            const target = (next + dvo.getInt32(p + 2, true)) | 0;
             if ((target ^ -0x80000000) > this.csLimitF) break outer;
             pc = this.cond(op2 & 15) ? target : next;
             break;
