@@ -11,9 +11,7 @@ import { fileURLToPath } from "node:url";
 import { Ia32Cpu } from "@pagurus/cpu";
 import type { IoBus, PhysicalMemory, RegIndex, SegIndex } from "@pagurus/spec";
 
-// biome-ignore lint/suspicious/noUndeclaredEnvVars: set by host-instructions.sh
 const warm = Number(process.env.WARM ?? 20_000_000);
-// biome-ignore lint/suspicious/noUndeclaredEnvVars: set by host-instructions.sh
 const meas = Number(process.env.MEAS ?? 0);
 const RAM_SIZE = 32 << 20;
 const LOAD = 0x100000;
