@@ -273,6 +273,13 @@ export class CpuCore {
   // =====================================================================================
 
   setLazy(kind: number, size: number, res: number, op1: number, op2: number): void {
+    this.setLazyResult(kind, size, res);
+    this.lop1 = op1;
+    this.lop2 = op2;
+  }
+
+  /** lop and lres for a `size`-bit result: the one place that encodes the size (LF_8, LF_16). */
+  setLazyResult(kind: number, size: number, res: number): void {
     if (size === 32) {
       this.lop = kind;
       this.lres = res;
@@ -280,20 +287,12 @@ export class CpuCore {
       this.lop = kind | (size === 8 ? LF_8 : LF_16);
       this.lres = res & ((1 << size) - 1);
     }
-    this.lop1 = op1;
-    this.lop2 = op2;
   }
 
   /** Sets flags from a result with CF, OF and AF given (shifts, multiplies, BCD). */
   setResFlags(size: number, res: number, cfofaf: number): void {
     this.flagsv = (this.flagsv & ~(/* CF */ (0x1 | /* OF */ 0x800 | /* AF */ 0x10))) | cfofaf;
-    if (size === 32) {
-      this.lop = /* LF_RES */ 8;
-      this.lres = res;
-    } else {
-      this.lop = /* LF_RES */ 8 | (size === 8 ? LF_8 : LF_16);
-      this.lres = res & ((1 << size) - 1);
-    }
+    this.setLazyResult(/* LF_RES */ 8, size, res);
   }
 
   /** The operand size of the lazy flags in bits. */
@@ -303,9 +302,9 @@ export class CpuCore {
   }
 
   getCF(): number {
-    const lop = this.lop;
-    const m = lop < LF_8 ? -1 : lop < LF_16 ? 0xff : 0xffff;
-    switch (lop & 15) {
+    const size = this.lazySize();
+    const m = size === 32 ? -1 : (1 << size) - 1;
+    switch (this.lop & 15) {
       case /* LF_ADD */ 1:
         return (this.lres & m) >>> 0 < (this.lop1 & m) >>> 0 ? 1 : 0;
       case /* LF_ADC */ 2:
