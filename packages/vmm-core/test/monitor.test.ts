@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { requireCommand } from "../../../tooling/test-support/src/tools.js";
 import { runBare, runMonitored } from "./board.js";
 
 const image = (name: string) =>
@@ -30,13 +31,12 @@ describe("a guest under the monitor", () => {
 });
 
 describe("the committed guest images", () => {
-  it.for(["basic", "probe"])("%s.bin is what its NASM source assembles to", (name, context) => {
-    try {
-      execFileSync("nasm", ["-v"]);
-    } catch {
-      console.warn(`nasm is not installed: the committed ${name}.bin is used as it is`);
-      context.skip();
-    }
+  const hasNasm = requireCommand(
+    "nasm",
+    ["-v"],
+    "the committed guest images are not checked against their sources (apt-get install nasm)",
+  );
+  it.skipIf(!hasNasm).for(["basic", "probe"])("%s.bin is what its NASM source assembles to", (name) => {
     const dir = mkdtempSync(join(tmpdir(), "pagurus-guest-"));
     try {
       const out = join(dir, `${name}.bin`);

@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import type { CpuParts, RunOptions, StopReason } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
+import { toolMissing } from "../../../../tooling/test-support/src/tools.js";
 import {
   coverageSummary,
   formatMismatch,
@@ -24,7 +25,7 @@ const SEED = 0x1a32_0004;
 const INSTRUCTIONS = 300_000;
 
 const harness = ensureHarness();
-if ("missing" in harness) console.warn(`differential test skipped: ${harness.missing}`);
+if ("missing" in harness) toolMissing("the host CPU harness", harness.missing);
 
 describe.skipIf("missing" in harness)("Ia32Cpu against the host CPU", () => {
   it(`agrees on a corpus of ${INSTRUCTIONS} instructions (seed ${SEED.toString(16)})`, {

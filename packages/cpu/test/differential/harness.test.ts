@@ -4,11 +4,13 @@
  * differential test would compare against garbage.
  */
 import { describe, expect, it } from "vitest";
+import { toolMissing } from "../../../../tooling/test-support/src/tools.js";
 import type { TestCase } from "./generator.js";
 import { chooseLayout, ensureHarness, runHost } from "./host.js";
 import { fillScratch } from "./prng.js";
 
 const harness = ensureHarness();
+if ("missing" in harness) toolMissing("the host CPU harness", harness.missing);
 const layout =
   "path" in harness
     ? chooseLayout(harness.path)

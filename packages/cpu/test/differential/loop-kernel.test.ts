@@ -8,9 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { requireCommand } from "../../../../tooling/test-support/src/tools.js";
 
 const BENCH = fileURLToPath(new URL("../../bench/", import.meta.url));
-const hasNasm = spawnSync("nasm", ["-v"]).status === 0;
+const hasNasm = requireCommand(
+  "nasm",
+  ["-v"],
+  "loop.elf is not checked against loop.asm (apt-get install nasm)",
+);
 
 describe.skipIf(!hasNasm)("bench loop kernel", () => {
   it("rebuilds from loop.asm to the committed loop.elf", () => {
