@@ -1,25 +1,17 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { runReadmeExample } from "../../../test/readme-example.js";
 import { DEMO_KERNEL_BASE64, DEMO_KERNEL_NAME } from "../src/demo-kernel.generated.js";
-import { createMachine } from "../src/index.js";
 
 const root = join(import.meta.dirname, "../../..");
 
-it("runs the README example", () => {
-  let serial = "";
-  const machine = createMachine({
-    memory: 64 * 1024 * 1024,
-    onSerialOutput: (b) => {
-      serial += String.fromCharCode(b);
-    },
-  });
-  machine.boot({ image: readFileSync(join(root, "tooling/guests/build/hello.elf")), path: "hello.elf" });
-  expect(machine.run()).toEqual({ kind: "debug-exit", code: 1 });
-  expect(serial.split("\n")[0]).toBe("hello from a multiboot kernel");
-  // and the README's code block says the same
-  const readme = readFileSync(join(import.meta.dirname, "../README.md"), "utf8");
-  expect(readme).toContain('console.log(machine.run()); // → { kind: "debug-exit", code: 1 }');
+// The README's first example runs as written (its `import ... from "pagurus"` pointed at the
+// source) and prints what its `// →` comments say.
+it("runs the README example", async () => {
+  const { claims, printed } = await runReadmeExample(import.meta.dirname, "pagurus");
+  expect(claims).toEqual(["{ kind: 'debug-exit', code: 1 }", "hello from a multiboot kernel"]);
+  expect(printed).toEqual(claims);
 });
 
 it("embeds the current demo kernel (node apps/machine/scripts/gen-demo-kernel.mjs regenerates it)", () => {

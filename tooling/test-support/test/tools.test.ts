@@ -22,9 +22,12 @@ describe("a missing tool", () => {
     expect(r.stderr).toContain("pagurus-no-such-tool is missing: nothing depends on it; skipped");
   });
 
-  it.for([{ PAGURUS_STRICT: "1" }, { CI: "true" }])("fails the run in strict mode (%o)", (env) => {
-    const r = run(env);
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain("pagurus-no-such-tool is missing: nothing depends on it (strict mode");
-  });
+  it.for<Record<string, string>>([{ PAGURUS_STRICT: "1" }, { CI: "true" }])(
+    "fails the run in strict mode (%o)",
+    (env) => {
+      const r = run(env);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain("pagurus-no-such-tool is missing: nothing depends on it (strict mode");
+    },
+  );
 });
