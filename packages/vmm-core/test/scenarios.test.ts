@@ -47,7 +47,9 @@ describe("scenario kernels under the monitor", () => {
     const moves = monitored.stats!.relocations;
     expect(moves[0].reason).toBe("conflict-random");
     expect(moves[0].displaced.length).toBe(5);
-    // The kernel writes and reads every page of slots 16-1023: the displaced ones through the core.
-    if (moves[0].to >= 0x04000000) expect(monitored.stats!.displacedAccessesServed).toBeGreaterThan(0);
+    // The kernel writes and reads every page of slots 16-1023 (0x04000000 up): seed 1 puts the
+    // stub there, so the displaced pages are touched and the core must have served them.
+    expect(moves[0].to).toBeGreaterThanOrEqual(0x04000000);
+    expect(monitored.stats!.displacedAccessesServed).toBeGreaterThan(0);
   }, 300_000);
 });
