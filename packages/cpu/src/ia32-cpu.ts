@@ -1344,14 +1344,18 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
       return "halt";
     }
     if (this.flagsv & TF) this.singleStepArmed = true;
-    // INTR matters at a boundary only while IF = 1 (SDM 6.8.1): with IF = 0 a pending IRQ
-    // must not keep every instruction on this slow path (a BIOS-programmed PIT fires while a
-    // Multiboot kernel runs with interrupts off). Every path that sets IF re-arms the check
-    // (onInterruptsEnabled, STI, the eflags setter, restore, event delivery), and INTR rising
-    // re-arms it too.
+    // INTR matters at a boundary only while IF = 1 (SDM 6.8.1) and the controller has a
+    // request: with IF = 0 a pending IRQ must not keep every instruction on this slow path (a
+    // BIOS-programmed PIT fires while a Multiboot kernel runs with interrupts off). Every path
+    // that sets IF re-arms the check (onInterruptsEnabled: POPF, IRET, task switch; STI, the
+    // eflags setter, restore, event delivery), and so does INTR rising. A controller whose
+    // `pending` also depends on state of its own (the monitor's kick waits for the guest's
+    // virtual IF, which its stub changes with the machine's IF clear and sets again by IRET)
+    // is covered by the same re-arming.
+    const controller = this.interrupts;
     this.eventPending =
       this.singleStepArmed ||
-      (this.intrLevel && (this.flagsv & IF) !== 0) ||
+      ((this.flagsv & IF) !== 0 && this.intrLevel && controller !== null && controller.pending) ||
       this.icount <= this.shadowAt ||
       this.stopRequested;
     return null;
