@@ -1352,10 +1352,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
     // `pending` also depends on state of its own (the monitor's kick waits for the guest's
     // virtual IF, which its stub changes with the machine's IF clear and sets again by IRET)
     // is covered by the same re-arming.
-    const controller = this.interrupts;
     this.eventPending =
       this.singleStepArmed ||
-      ((this.flagsv & IF) !== 0 && this.intrLevel && controller !== null && controller.pending) ||
+      ((this.flagsv & IF) !== 0 && this.intrLevel && this.interrupts?.pending === true) ||
       this.icount <= this.shadowAt ||
       this.stopRequested;
     return null;
