@@ -49,6 +49,11 @@ export interface MachineOptions {
   /** Instructions per CPU slice between looks at the clock and host events (default 1,000,000). */
   slice?: number;
   /**
+   * Compile hot straight-line code into JavaScript blocks (`--blocks on`, the default), or
+   * only interpret (`--blocks off`), on every CPU of the machine (@pagurus/cpu README, "Speed").
+   */
+  blocks?: boolean;
+  /**
    * Run the guest under the pagurus monitor (`--vmm`): the guest's CPU becomes the monitor's
    * virtual CPU and a second CPU runs the guest deprivileged (docs/monitor.md).
    */
@@ -100,6 +105,12 @@ export interface MachineStats {
   instructions: number;
   /** Wall-clock milliseconds spent in {@link Machine.run}. */
   runMilliseconds: number;
+  /**
+   * Process CPU milliseconds (user + system) spent in {@link Machine.run}, as `pnpm bench`
+   * measures: less disturbed by other load on the host than wall time. Wall time where the
+   * host has no process CPU clock (a browser).
+   */
+  runCpuMilliseconds: number;
   exceptions: Map<number, number>;
   softwareInterrupts: Map<number, number>;
   externalInterrupts: Map<number, number>;
@@ -118,6 +129,14 @@ const BOOT_GDT_ADDRESS = 0xeff00;
 const BOOT_CR0 = 0x00000011;
 /** Initial stack: undefined by Multiboot; below the 0x9000 information area. */
 const BOOT_ESP = 0x7000;
+
+/** Process CPU time (user + system) in milliseconds, or null where the host has none. */
+function processCpuMilliseconds(): number | null {
+  const p = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
+  if (p?.cpuUsage === undefined) return null;
+  const u = p.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 
 function hex(v: number, digits = 8): string {
   return (v >>> 0).toString(16).padStart(digits, "0");
@@ -179,6 +198,7 @@ export class Machine {
   readonly stats: MachineStats = {
     instructions: 0,
     runMilliseconds: 0,
+    runCpuMilliseconds: 0,
     exceptions: new Map(),
     softwareInterrupts: new Map(),
     externalInterrupts: new Map(),
@@ -195,7 +215,8 @@ export class Machine {
     }
     this.memorySize = memory;
     this.slice = options.slice ?? 1_000_000;
-    const vmm = options.vmm ? new MonitorMode({ memory, ...options.vmm }) : null;
+    const cpuOptions = options.blocks === false ? { blockThreshold: 0 } : {};
+    const vmm = options.vmm ? new MonitorMode({ memory, cpuOptions, ...options.vmm }) : null;
     this.monitorMode = vmm;
     // Under the monitor, RAM is the host's: the guest's at [0, memory), the monitor's above.
     this.memory = vmm ? vmm.host : new PhysicalMemoryMap({ ramSize: memory });
@@ -209,8 +230,11 @@ export class Machine {
     this.mmu = vmm ? vmm.guestMmu : new Mmu(this.memory);
     const io: IoBus = options.traceIo ? new TracingIoBus(this.io, options.traceIo) : this.io;
     this.cpu = vmm
-      ? new Ia32Cpu({ memory: vmm.guestMemory, io, translation: vmm.guestTranslation, interrupts: this.pic })
-      : new Ia32Cpu({ memory: this.memory, io, translation: this.mmu, interrupts: this.pic });
+      ? new Ia32Cpu(
+          { memory: vmm.guestMemory, io, translation: vmm.guestTranslation, interrupts: this.pic },
+          cpuOptions,
+        )
+      : new Ia32Cpu({ memory: this.memory, io, translation: this.mmu, interrupts: this.pic }, cpuOptions);
     intr = this.cpu.intr;
     vmm?.attach(this.cpu, this.pic);
     // The A20 gate is the guest's: under the monitor it also reaches the shadow page tables.
@@ -371,6 +395,7 @@ export class Machine {
    */
   run(limits: RunLimits = {}): MachineExit {
     const start = performance.now();
+    const startCpu = processCpuMilliseconds();
     const startCount = this.executing.instructionCount;
     const maxInstructions = limits.maxInstructions ?? Number.POSITIVE_INFINITY;
     const maxHaltedTicks = limits.maxHaltedTicks ?? Number.POSITIVE_INFINITY;
@@ -380,7 +405,9 @@ export class Machine {
         : this.loop(maxInstructions, maxHaltedTicks);
     } finally {
       this.stats.instructions += this.executing.instructionCount - startCount;
-      this.stats.runMilliseconds += performance.now() - start;
+      const wall = performance.now() - start;
+      this.stats.runMilliseconds += wall;
+      this.stats.runCpuMilliseconds += startCpu === null ? wall : (processCpuMilliseconds() ?? 0) - startCpu;
     }
   }
 

@@ -4,7 +4,7 @@
  * pagurus monitor (docs/monitor.md). Only this app wires the concrete parts together.
  */
 import { IoPortMap, PhysicalMemoryMap } from "@pagurus/bus";
-import { Ia32Cpu } from "@pagurus/cpu";
+import { Ia32Cpu, type Ia32CpuOptions } from "@pagurus/cpu";
 import { Mmu } from "@pagurus/mmu";
 import type { InterruptController } from "@pagurus/spec";
 import { GuestMemoryView, GuestTranslation, Monitor, type MonitorRelocation } from "@pagurus/vmm-core";
@@ -17,6 +17,8 @@ export interface MonitorModeOptions {
   memory: number;
   seed?: number;
   onRelocation?: (event: MonitorRelocation) => void;
+  /** Options for the machine CPU besides virtualizationAssist (compiled blocks on or off). */
+  cpuOptions?: Ia32CpuOptions;
 }
 
 /** The machine under the guest, and the monitor between them. */
@@ -48,7 +50,7 @@ export class MonitorMode {
     };
     this.machine = new Ia32Cpu(
       { memory: this.host, io: this.machineIo, translation: new Mmu(this.host), interrupts },
-      { virtualizationAssist: true },
+      { ...options.cpuOptions, virtualizationAssist: true },
     );
     this.machine.a20.set(true);
   }

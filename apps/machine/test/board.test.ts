@@ -58,6 +58,36 @@ describe("the board's run loop", () => {
     expect(machine.stats.instructions).toBe(5000);
   });
 
+  it("runs a guest with IF = 0 on the CPU's fast path while the BIOS's PIT keeps IRQ 0 pending", () => {
+    // cli; mov ecx, 8_000_000; l: dec ecx; jnz l; hlt: 16 million instructions, in which the
+    // 18.2 Hz PIT (one tick every 5.49 million instructions of the 100 MHz clock) raises IRQ 0.
+    const n = 8_000_000;
+    const { machine } = boot([0xfa, 0xb9, n & 0xff, (n >> 8) & 0xff, n >>> 16, 0, 0x49, 0x75, 0xfd, 0xf4]);
+    expect(machine.run()).toEqual({ kind: "halted" });
+    expect(machine.cpu.instructionCount).toBe(2 * n + 3);
+    expect(machine.pic.pending).toBe(true);
+    // A slow-path check at each of the run loop's slices and INTR's rise, not one per
+    // instruction (issue 13: INTR held every instruction on the slow path, 50x slower).
+    expect(machine.cpu.eventChecks).toBeLessThan(200);
+  });
+
+  it("under --vmm too: the monitor's kick waits for the guest's virtual IF off the slow path", () => {
+    const n = 8_000_000;
+    const machine = createMachine({ memory: 8 * MiB, vmm: { seed: 1 } });
+    machine.boot({
+      image: multibootElf(
+        Uint8Array.from([0xfa, 0xb9, n & 0xff, (n >> 8) & 0xff, n >>> 16, 0, 0x49, 0x75, 0xfd, 0xf4]),
+      ),
+      path: "k",
+    });
+    expect(machine.run()).toEqual({ kind: "halted" });
+    expect(machine.pic.pending).toBe(true);
+    const cpu = machine.monitorMode?.machine;
+    expect(cpu?.instructionCount).toBeGreaterThan(2 * n);
+    // The kick (machine INTR) is high from IRQ 0's first rise; the guest's virtual IF is 0.
+    expect(cpu?.eventChecks).toBeLessThan(1000);
+  });
+
   it("ends on a reset through port 0x92", () => {
     const { machine } = boot([0xb0, 0x03, 0xe6, 0x92, 0xeb, 0xfe]); // mov al,3; out 0x92,al; jmp $
     expect(machine.run({ maxInstructions: 1000 })).toEqual({ kind: "reset" });

@@ -158,6 +158,25 @@ describe("pagurus run: guest endings", () => {
     expect(typeof stats.mips).toBe("number");
   });
 
+  it("--blocks on|off: the same run either way; --stats says which, with MIPS by CPU time", async () => {
+    const on = await cli("run", join(guests, "syscalls.elf"), "--stats", "json", "--blocks", "on");
+    const off = await cli("run", join(guests, "syscalls.elf"), "--stats", "json", "--blocks=off");
+    const a = JSON.parse(on.stderr) as Record<string, unknown>;
+    const b = JSON.parse(off.stderr) as Record<string, unknown>;
+    expect([a.blocks, b.blocks]).toEqual([true, false]);
+    expect(on.stdout).toBe(off.stdout);
+    expect(a.instructions).toBe(b.instructions);
+    expect(typeof a.cpuSeconds).toBe("number");
+    expect(typeof a.wallMips).toBe("number");
+    const text = await cli("run", join(guests, "syscalls.elf"), "--stats", "text", "--blocks", "off");
+    expect(text.stderr).toMatch(/^CPU time {12}\d+\.\d{3} s/m);
+    expect(text.stderr).toMatch(/^MIPS {16}\d+\.\d\d \(instructions \/ CPU time/m);
+    expect(text.stderr).toMatch(/^compiled blocks {5}off$/m);
+    const bad = await cli("run", join(guests, "syscalls.elf"), "--blocks", "maybe");
+    expect(bad.status).toBe(ExitStatus.Usage);
+    expect(bad.stderr).toBe("pagurus: --blocks 'maybe': use on or off\n");
+  });
+
   it("passes --append and --module to the kernel and writes serial to a file", async () => {
     const mod = join(tmp, "mod.txt");
     writeFileSync(mod, "MODULE");

@@ -84,6 +84,12 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
   singleStepArmed = false;
   /** Shutdown after a triple fault: only reset() leaves it. */
   inShutdown = false;
+  /**
+   * How many times an instruction boundary took the slow path ({@link checkEvents}): stop
+   * requests, single-step, INTR with IF = 1, the STI/MOV SS shadow, HLT. A diagnostic: a guest
+   * that runs on the fast path keeps it far below the instruction count.
+   */
+  eventChecks = 0;
 
   // ---- compiled blocks (blocks.ts): slot = first byte's physical address & (BLOCK_SLOTS - 1)
   /** Physical address of the block in each slot, -1 for none. */
@@ -227,6 +233,9 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
           // A fault does not retire its instruction but still uses budget, so a handler
           // that faults forever cannot hang run().
           end--;
+          // The handler may run with IF = 1 (a trap gate, a task gate's EFLAGS): look at INTR
+          // at the next boundary.
+          this.eventPending = true;
           if (
             !this.deliverEvent(
               this.faultVector,
@@ -1302,6 +1311,7 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
 
   /** The slow path at an instruction boundary: stop requests, #DB single-step, INTR, HLT. */
   checkEvents(): StopReason | null {
+    this.eventChecks++;
     if (this.stopRequested) {
       this.stopRequested = false;
       return "stop";
@@ -1334,8 +1344,19 @@ export class Ia32Cpu extends SystemInstructions implements Cpu<CpuSnapshot>, Eve
       return "halt";
     }
     if (this.flagsv & TF) this.singleStepArmed = true;
+    // INTR matters at a boundary only while IF = 1 (SDM 6.8.1) and the controller has a
+    // request: with IF = 0 a pending IRQ must not keep every instruction on this slow path (a
+    // BIOS-programmed PIT fires while a Multiboot kernel runs with interrupts off). Every path
+    // that sets IF re-arms the check (onInterruptsEnabled: POPF, IRET, task switch; STI, the
+    // eflags setter, restore, event delivery), and so does INTR rising. A controller whose
+    // `pending` also depends on state of its own (the monitor's kick waits for the guest's
+    // virtual IF, which its stub changes with the machine's IF clear and sets again by IRET)
+    // is covered by the same re-arming.
     this.eventPending =
-      this.singleStepArmed || this.intrLevel || this.icount <= this.shadowAt || this.stopRequested;
+      this.singleStepArmed ||
+      ((this.flagsv & IF) !== 0 && this.intrLevel && this.interrupts?.pending === true) ||
+      this.icount <= this.shadowAt ||
+      this.stopRequested;
     return null;
   }
 

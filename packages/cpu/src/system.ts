@@ -974,6 +974,9 @@ export class SystemCpu extends CpuCore {
     this.flagsv = (nv[2] & 0x3f7fd7) | 2;
     this.lop = 0;
     this.selectTlb();
+    // Here rather than at the end: a fault while loading the new task's segments is delivered
+    // in the new task, with its IF.
+    if (this.flagsv & IF) this.onInterruptsEnabled();
     if (this.flagsv & VM) this.unimplementedV86("task switch");
     for (let i = 0; i < 8; i++) r[i] = nv[3 + i];
     const newCpl = nv[11 + CS] & 3;
@@ -1037,7 +1040,6 @@ export class SystemCpu extends CpuCore {
       this.loadSegCache(s, v, this.dLo, this.dHi);
     }
     if (this.pc >>> 0 > this.segLimit[CS] >>> 0) this.gp(0);
-    if (this.flagsv & IF) this.onInterruptsEnabled();
   }
 
   /** Overridden: report CR0/CR3/CR4 to the translator and flush the TLB. */
