@@ -482,8 +482,12 @@ export class Machine {
    */
   async runUntilIdle(limits: RunLimits = {}): Promise<MachineExit> {
     const maxInstructions = limits.maxInstructions ?? Number.POSITIVE_INFINITY;
+    // Slices of about 20 ms of wall time, so the host's events (input, a closed output, a
+    // signal) wait no longer than that whatever the guest's speed.
+    let instructions = 1_000_000;
     for (;;) {
-      const slice = Math.min(maxInstructions, this.instructionCount + 20_000_000);
+      const slice = Math.min(maxInstructions, this.instructionCount + instructions);
+      const started = performance.now();
       const exit = this.run({
         maxInstructions: slice,
         maxHaltedTicks: Math.min(
@@ -491,6 +495,9 @@ export class Machine {
           this.clock.frequency / 10,
         ),
       });
+      const ms = performance.now() - started;
+      if (ms > 0)
+        instructions = Math.round(Math.min(50_000_000, Math.max(100_000, (instructions * 20) / ms)));
       if (exit.kind === "waiting") {
         if (limits.maxHaltedTicks !== undefined) return exit;
         await this.sleep(Math.min(this.wallDelayMs, 100));

@@ -32,4 +32,7 @@ const status = await main(process.argv.slice(2), {
 });
 // An open pipe or terminal on stdin would keep the process alive after the guest is done.
 stdin.destroy();
+// After a signal or a closed stdout, output still queued for a reader that does not read would
+// keep the process alive: leave at once. Otherwise let Node write out what is queued.
+if (stop.signal.aborted) process.exit(status);
 process.exitCode = status;

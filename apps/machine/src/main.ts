@@ -523,10 +523,6 @@ class SerialSink {
     this.blocked = false;
   }
 
-  get isBlocked(): boolean {
-    return this.blocked;
-  }
-
   fail(error: UserError): void {
     this.failed ??= error;
     this.pending.length = 0;
@@ -626,7 +622,6 @@ async function runKernel(
     for (;;) {
       exit = await m.runUntilIdle({ maxInstructions: o.maxInstructions });
       sink.flush();
-      if (exit.kind === "stopped" && ended === null && sink.isBlocked) continue;
       if (exit.kind === "idle" && !inputEnded && ended === null) {
         // Only host input can wake the guest: wait for it without running anything.
         await new Promise<void>((resolve) => {

@@ -453,6 +453,58 @@ describe("the pagurus bin as a process", () => {
     child.stdin.destroy();
   });
 
+  /** A kernel that writes 'x' to COM1 forever, waiting for THRE before each byte. */
+  const flood = () =>
+    file(
+      "flood.elf",
+      multibootElf(
+        Uint8Array.from([
+          ...[0x66, 0xba, 0xfd, 0x03, 0xec, 0xa8, 0x20, 0x74, 0xfb], // mov dx,0x3fd; in al,dx; test al,0x20; jz
+          ...[0x66, 0xba, 0xf8, 0x03, 0xb0, 0x78, 0xee, 0x66, 0xba, 0xfd, 0x03, 0xeb, 0xee], // out 'x'; jmp
+        ]),
+      ),
+    );
+
+  it("ends cleanly when stdout's reader goes away (| head -c 1): status 18, stats still printed", async () => {
+    const child = spawn(process.execPath, [bin, "run", flood(), "--stats", "json"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const first = await new Promise<Buffer>((resolve) => child.stdout.once("data", resolve));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(first[0]).toBe(0x78);
+    expect(code).toBe(ExitStatus.OutputClosed);
+    expect(JSON.parse(stderr).exit).toBe("stopped");
+  });
+
+  it("holds a guest that writes faster than its reader takes: memory stays bounded", async () => {
+    const child = spawn(process.execPath, [bin, "run", flood()], { stdio: ["ignore", "pipe", "inherit"] });
+    child.stdout.pause(); // nobody reads: the pipe fills, then Node's buffer, then COM1's THR
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+    const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+    child.kill("SIGTERM");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    // Without backpressure the buffered output grew by hundreds of MiB a second.
+    expect(rssMiB).toBeLessThan(200);
+    expect(code).toBe(ExitStatus.Signal + 15);
+  });
+
+  it("ends an idle guest run with stdin at /dev/null by itself", () => {
+    const r = spawnSync(process.execPath, [bin, "run", join(guests, "serial_rx.elf")], {
+      stdio: ["ignore", "pipe", "pipe"],
+      encoding: "latin1",
+      timeout: 20_000,
+    });
+    expect(r.stdout).toContain("ready\n");
+    expect(r.stderr).toBe("pagurus: the guest halted waiting for input, and stdin has ended\n");
+    expect(r.status).toBe(ExitStatus.Halted);
+  });
+
   it("boots a kernel, feeds COM1 from stdin and exits with the guest's status", () => {
     const r = spawnSync(process.execPath, [bin, "run", join(guests, "serial_rx.elf")], {
       input: "ping\n",
