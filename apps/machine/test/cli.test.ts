@@ -5,13 +5,12 @@
  * process-level behaviour: a closed stdout, a slow reader, stdin.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitStatus, main } from "../src/main.js";
+import { bundleBin } from "./bin.js";
 import { multibootElf } from "./elf.js";
 
 const guests = join(import.meta.dirname, "../../../tooling/guests/build");
@@ -416,26 +415,7 @@ describe("pagurus run: guest endings", () => {
 describe("the pagurus bin as a process", () => {
   let bin = "";
   beforeAll(async () => {
-    // Bundle src/cli.ts and the workspace packages' sources into one file with the esbuild that
-    // tsup brings, so the test needs no prior build.
-    const fromTsup = createRequire(createRequire(import.meta.url).resolve("tsup"));
-    const esbuild = (await import(pathToFileURL(fromTsup.resolve("esbuild")).href)) as {
-      build(options: Record<string, unknown>): Promise<unknown>;
-    };
-    // dist/cli.mjs beside a copy of package.json, as in the package (--version reads it).
-    mkdirSync(join(tmp, "dist"));
-    copyFileSync(join(import.meta.dirname, "../package.json"), join(tmp, "package.json"));
-    bin = join(tmp, "dist", "cli.mjs");
-    await esbuild.build({
-      entryPoints: [join(import.meta.dirname, "../src/cli.ts")],
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node22",
-      conditions: ["source"],
-      outfile: bin,
-      logLevel: "silent",
-    });
+    bin = await bundleBin(tmp);
   });
 
   it("exits with one line and no stack trace for a missing kernel", () => {
