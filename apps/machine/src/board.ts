@@ -1,5 +1,5 @@
 /**
- * The PC board: the one place that wires concrete pagurus parts together (DESIGN.md section 2).
+ * The PC board: the one place that wires concrete pagurus parts together (docs/architecture.md section 2).
  * RAM from address 0, the ISA devices of a PC at their usual ports and IRQs, the 8259A pair
  * feeding the CPU's INTR pin, and a run loop that alternates CPU slices with the virtual clock's
  * deadlines (one clock tick per instruction, so a run is reproducible).
