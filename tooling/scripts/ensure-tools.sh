@@ -12,6 +12,8 @@ need=()
 command -v nasm >/dev/null 2>&1 || need+=(nasm)
 command -v qemu-system-i386 >/dev/null 2>&1 || need+=(qemu-system-x86)
 command -v gdb >/dev/null 2>&1 || need+=(gdb)
+# script(1) gives the console test its pseudo-terminal.
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
 [ -e /usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a ] || [ -n "$(ls /usr/lib/gcc/x86_64-linux-gnu/*/32/crtbegin.o 2>/dev/null)" ] || need+=(gcc-multilib)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -1,5 +1,5 @@
 /**
- * The PC board: the one place that wires concrete pagurus parts together (DESIGN.md section 2).
+ * The PC board: the one place that wires concrete pagurus parts together (docs/architecture.md section 2).
  * RAM from address 0, the ISA devices of a PC at their usual ports and IRQs, the 8259A pair
  * feeding the CPU's INTR pin, and a run loop that alternates CPU slices with the virtual clock's
  * deadlines (one clock tick per instruction, so a run is reproducible).
@@ -15,15 +15,26 @@ import {
   SystemControlPortB,
   Uart16550,
   VirtualClock,
+  WallClockPacer,
 } from "@pagurus/devices";
 import { Mmu } from "@pagurus/mmu";
 import { DualPic } from "@pagurus/pic";
-import type { AccessSize, InterruptKind, IoBus, IoPortHandler, IrqLine, SegmentState } from "@pagurus/spec";
+import type {
+  AccessSize,
+  Clock,
+  InterruptKind,
+  IoBus,
+  IoPortHandler,
+  IrqLine,
+  SegmentState,
+  Timer,
+} from "@pagurus/spec";
 import { Eflags, Reg, Seg } from "@pagurus/spec";
 import type { MonitorRelocation } from "@pagurus/vmm-core";
 import { MonitorMode } from "./monitored.js";
 import {
   loadMultiboot,
+  MAX_MEMORY,
   MIN_MEMORY,
   MULTIBOOT_BOOTLOADER_MAGIC,
   type MultibootBoot,
@@ -32,14 +43,17 @@ import {
 
 /** Default RAM: 64 MiB. */
 export const DEFAULT_MEMORY = 64 * 1024 * 1024;
-/** The largest RAM a board takes: one typed array, and below the BIOS flash at 4 GiB - 256 KiB. */
-export const MAX_MEMORY = 2048 * 1024 * 1024;
+export { MAX_MEMORY } from "./multiboot.js";
 
 export interface MachineOptions {
   /** RAM in bytes, a multiple of 4 KiB, at least 2 MiB (default {@link DEFAULT_MEMORY}). */
   memory?: number;
-  /** Each byte the guest sends on COM1. */
-  onSerialOutput?: (byte: number) => void;
+  /**
+   * Each byte the guest sends on COM1. Return false when the host cannot take more for now:
+   * COM1's THR then reads full to the guest until {@link Machine.serialReady}.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing must fit; only false counts
+  onSerialOutput?: (byte: number) => boolean | void;
   /** Guest time at clock tick 0 for the RTC (default 2026-01-01T00:00:00Z, so runs repeat). */
   rtcStartTime?: Date | number | "host";
   /** Lines for `--trace exceptions` (every exception, INT n and external interrupt). */
@@ -58,7 +72,17 @@ export interface MachineOptions {
    * virtual CPU and a second CPU runs the guest deprivileged (docs/monitor.md).
    */
   vmm?: { seed?: number; onRelocation?: (event: MonitorRelocation) => void };
+  /**
+   * Guest time (`--clock`). "virtual" (the default): one clock tick per instruction, and a
+   * halted CPU jumps to its next timer at once, so a run repeats exactly. "host": guest time is
+   * paced to wall time: a halted CPU waits in real time for its next timer (see
+   * {@link Machine.runUntilIdle}) and a guest running behind catches up.
+   */
+  clock?: ClockMode;
 }
+
+/** See {@link MachineOptions.clock}. */
+export type ClockMode = "virtual" | "host";
 
 /** The kernel and what goes with it, as `pagurus run` and QEMU's `-kernel` take them. */
 export interface BootOptions {
@@ -78,24 +102,40 @@ export type MachineExit =
   | { readonly kind: "shutdown"; readonly report: string }
   /** The guest asked for a reset (port 0x92, the i8042); like QEMU with -no-reboot, the run ends. */
   | { readonly kind: "reset" }
-  /** HLT with interrupts disabled: nothing can wake the CPU. */
+  /**
+   * HLT that nothing can end: interrupts disabled, or every interrupt line that a device could
+   * raise masked at the PIC.
+   */
   | { readonly kind: "halted" }
-  /** HLT with interrupts enabled but no timer armed: only host input (serial) could wake it. */
+  /**
+   * HLT with interrupts enabled and no armed timer whose interrupt could reach the CPU: only
+   * host input (COM1's IRQ 4 is unmasked) could wake it. {@link Machine.sendSerial}, then run again.
+   */
   | { readonly kind: "idle" }
-  /** The CPU stayed halted for {@link RunLimits.maxHaltedTicks}; timers are still armed, run again. */
+  /**
+   * The CPU is halted and its next timer lies ahead: it stayed halted
+   * {@link RunLimits.maxHaltedTicks}, or (host clock) the timer is not due in wall time yet.
+   * Run again, after {@link Machine.wallDelayMs} under the host clock; {@link Machine.runUntilIdle}
+   * does both.
+   */
   | { readonly kind: "waiting" }
+  /** {@link Machine.requestStop} was called (from a hook, a device callback or the host). */
+  | { readonly kind: "stopped" }
   /** The instruction limit given to {@link Machine.run} was reached. */
   | { readonly kind: "instruction-limit" }
   /** The CPU stopped on something it does not implement. */
   | { readonly kind: "unimplemented"; readonly report: string };
 
 export interface RunLimits {
-  /** Stop after this many instructions in total since the machine was built. */
+  /**
+   * Stop after this many instructions in total since the machine was built. While the CPU is
+   * halted, clock ticks count against what is left, so a run with this limit always returns
+   * (with "instruction-limit", or "waiting" if the CPU is halted).
+   */
   maxInstructions?: number;
   /**
    * Return "waiting" once the CPU has been halted this many clock ticks in this call (default:
-   * never). Virtual time skips ahead while halted, so without it a guest that HLTs with timers
-   * armed but no interrupt unmasked keeps {@link Machine.run} busy forever, as it would QEMU.
+   * the instructions left under {@link maxInstructions}, else never).
    */
   maxHaltedTicks?: number;
 }
@@ -114,6 +154,37 @@ export interface MachineStats {
   exceptions: Map<number, number>;
   softwareInterrupts: Map<number, number>;
   externalInterrupts: Map<number, number>;
+}
+
+/**
+ * A device's view of the board clock that counts the device's armed timers, so that a halted
+ * CPU can tell whether anything could still raise that device's interrupt.
+ */
+class CountedClock implements Clock {
+  armed = 0;
+  constructor(private readonly clock: VirtualClock) {}
+  get now(): number {
+    return this.clock.now;
+  }
+  get frequency(): number {
+    return this.clock.frequency;
+  }
+  schedule(at: number, fn: () => void): Timer {
+    let live = true;
+    this.armed++;
+    const timer = this.clock.schedule(at, () => {
+      live = false;
+      this.armed--;
+      fn();
+    });
+    return {
+      cancel: () => {
+        if (live) this.armed--;
+        live = false;
+        timer.cancel();
+      },
+    };
+  }
 }
 
 /** Flat 4 GiB segments as QEMU's Multiboot option ROM leaves them (its GDT: 0x08 code, 0x10 data). */
@@ -205,6 +276,12 @@ export class Machine {
   };
   private exit: MachineExit | null = null;
   private readonly slice: number;
+  /** The host clock's pacing, or null under the virtual clock. */
+  private readonly pacer: WallClockPacer | null;
+  /** Timers armed by the devices that drive IRQ 0 (PIT), 4 (COM1) and 8 (RTC). */
+  private readonly timers: { pit: CountedClock; uart: CountedClock; rtc: CountedClock };
+  /** Wakes {@link runUntilIdle} from a wall-clock wait when host input arrives. */
+  private wake: (() => void) | null = null;
   /** Monitor mode's machine and monitor, or null on the bare machine. */
   readonly monitorMode: MonitorMode | null;
 
@@ -222,6 +299,12 @@ export class Machine {
     this.memory = vmm ? vmm.host : new PhysicalMemoryMap({ ramSize: memory });
     this.io = new IoPortMap();
     this.clock = new VirtualClock();
+    this.pacer = options.clock === "host" ? new WallClockPacer(this.clock, () => performance.now()) : null;
+    this.timers = {
+      pit: new CountedClock(this.clock),
+      uart: new CountedClock(this.clock),
+      rtc: new CountedClock(this.clock),
+    };
     // The PIC drives the CPU's INTR pin, and the CPU acknowledges through the PIC: build the
     // PIC with a line that reaches the CPU once it exists. Under the monitor the PIC belongs to
     // the virtual CPU too: the monitor lets it take interrupts where the guest can.
@@ -252,16 +335,16 @@ export class Machine {
         if (level) this.stop({ kind: "reset" });
       },
     };
-    this.pit = new Pit8254({ clock: this.clock, irq: this.pic.irq(0) });
+    this.pit = new Pit8254({ clock: this.timers.pit, irq: this.pic.irq(0) });
     // QEMU's serial.c ignores MCR.OUT2; so does this board, so that kernels behave the same.
     this.uart = new Uart16550({
       base: 0x3f8,
       irq: this.pic.irq(4),
-      clock: this.clock,
+      clock: this.timers.uart,
       onTransmit: options.onSerialOutput,
       out2GatesIrq: false,
     });
-    this.rtc = new Rtc({ clock: this.clock, irq: this.pic.irq(8), startTime: options.rtcStartTime });
+    this.rtc = new Rtc({ clock: this.timers.rtc, irq: this.pic.irq(8), startTime: options.rtcStartTime });
     this.rtc.setMemorySize(memory);
     this.port92 = new Port92({ a20, reset });
     this.i8042 = new I8042({ irq: this.pic.irq(1), irqAux: this.pic.irq(12), a20, reset });
@@ -300,6 +383,15 @@ export class Machine {
       return undefined; // count only: the CPU delivers it through the IDT
     };
     this.cpu.a20.set(true);
+  }
+
+  /**
+   * Ends the current (or next) {@link run} with "stopped" at the next instruction boundary:
+   * for the host (Ctrl-A x, a closed output, a signal) and for callbacks that run inside it.
+   */
+  requestStop(): void {
+    this.stop({ kind: "stopped" });
+    this.wake?.();
   }
 
   private stop(exit: MachineExit): void {
@@ -387,6 +479,73 @@ export class Machine {
   /** Host side of COM1: bytes for the guest to receive. */
   sendSerial(bytes: Iterable<number> | string): void {
     this.uart.receive(bytes);
+    this.wake?.();
+  }
+
+  /** Host side of COM1: the output line takes bytes again (after onSerialOutput returned false). */
+  serialReady(): void {
+    this.uart.transmitReady();
+  }
+
+  /**
+   * Under the host clock, how long in wall time until the halted CPU's next timer is due (0
+   * under the virtual clock or when it is due already): how long a "waiting" run should sleep.
+   */
+  get wallDelayMs(): number {
+    if (this.pacer === null) return 0;
+    const ticks = this.clock.nextDeadline - this.pacer.hostTick;
+    if (ticks === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+    return Math.max(0, (ticks * 1000) / this.clock.frequency, this.pacer.aheadMs);
+  }
+
+  /**
+   * Runs like {@link run}, in slices with a turn for the host's events between them, and never
+   * spins: a halted CPU under the host clock sleeps until its next timer is due in wall time or
+   * host input arrives ({@link sendSerial}). Resolves with the first exit other than "waiting":
+   * "idle" means only host input could wake the guest now.
+   */
+  async runUntilIdle(limits: RunLimits = {}): Promise<MachineExit> {
+    const maxInstructions = limits.maxInstructions ?? Number.POSITIVE_INFINITY;
+    // Slices of about 20 ms of wall time, so the host's events (input, a closed output, a
+    // signal) wait no longer than that whatever the guest's speed.
+    let instructions = 1_000_000;
+    for (;;) {
+      const slice = Math.min(maxInstructions, this.instructionCount + instructions);
+      const started = performance.now();
+      const exit = this.run({
+        maxInstructions: slice,
+        maxHaltedTicks: Math.min(
+          limits.maxHaltedTicks ?? Number.POSITIVE_INFINITY,
+          this.clock.frequency / 10,
+        ),
+      });
+      const ms = performance.now() - started;
+      if (ms > 0)
+        instructions = Math.round(Math.min(50_000_000, Math.max(100_000, (instructions * 20) / ms)));
+      if (exit.kind === "waiting") {
+        if (limits.maxHaltedTicks !== undefined) return exit;
+        await this.sleep(Math.min(this.wallDelayMs, 100));
+        continue;
+      }
+      if (exit.kind === "instruction-limit" && slice < maxInstructions) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      return exit;
+    }
+  }
+
+  /** A wall-clock wait that {@link sendSerial} or {@link requestStop} cut short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
   }
 
   /**
@@ -398,7 +557,7 @@ export class Machine {
     const startCpu = processCpuMilliseconds();
     const startCount = this.executing.instructionCount;
     const maxInstructions = limits.maxInstructions ?? Number.POSITIVE_INFINITY;
-    const maxHaltedTicks = limits.maxHaltedTicks ?? Number.POSITIVE_INFINITY;
+    const maxHaltedTicks = limits.maxHaltedTicks ?? Math.max(0, maxInstructions - startCount);
     try {
       return this.monitorMode
         ? this.loopMonitored(this.monitorMode, maxInstructions, maxHaltedTicks)
@@ -418,13 +577,50 @@ export class Machine {
    */
   private waitHalted(halted: number, maxHaltedTicks: number): MachineExit | number {
     if ((this.cpu.eflags & Eflags.IF) === 0) return { kind: "halted" };
+    const wakers = this.wakers();
+    if (wakers === "none") return { kind: "halted" };
+    if (wakers === "host-input") return { kind: "idle" };
     const clock = this.clock;
-    const next = clock.nextDeadline;
-    if (next === Number.POSITIVE_INFINITY) return { kind: "idle" };
+    let next = clock.nextDeadline;
+    // Under the host clock a halted CPU gets no further than wall time: the caller sleeps.
+    if (this.pacer !== null) {
+      const host = this.pacer.hostTick;
+      if (next > host) {
+        if (host > clock.now) clock.advance(host - clock.now);
+        return { kind: "waiting" };
+      }
+      next = Math.max(next, clock.now);
+    }
     const skip = Math.max(0, next - clock.now);
     if (halted + skip > maxHaltedTicks) return { kind: "waiting" };
     clock.advance(skip);
     return halted + skip;
+  }
+
+  /**
+   * What could end a HLT with IF set (SDM Vol. 3A 9.x: only an interrupt, NMI, SMI, INIT or
+   * reset; only the PIC's INTR exists here): "timer" when a device with an armed timer drives
+   * an unmasked IRQ (PIT 0, COM1 4, RTC 8) or an interrupt is requested already, "host-input"
+   * when only bytes from the host could (COM1's IRQ 4 or the i8042's 1 and 12 unmasked), else
+   * "none". The ISR's priority is not looked at: an unacknowledged interrupt may still block
+   * what is counted here, so this errs on the side of waiting.
+   */
+  private wakers(): "timer" | "host-input" | "none" {
+    if (this.pic.pending) return "timer";
+    const state = this.pic.save();
+    const unmasked = (irq: number): boolean =>
+      irq < 8
+        ? ((state.master.imr >> irq) & 1) === 0
+        : ((state.master.imr >> 2) & 1) === 0 && ((state.slave.imr >> (irq - 8)) & 1) === 0;
+    const t = this.timers;
+    if (
+      (unmasked(0) && t.pit.armed > 0) ||
+      (unmasked(4) && t.uart.armed > 0) ||
+      (unmasked(8) && t.rtc.armed > 0)
+    ) {
+      return "timer";
+    }
+    return unmasked(4) || unmasked(1) || unmasked(12) ? "host-input" : "none";
   }
 
   private loop(maxInstructions: number, maxHaltedTicks: number): MachineExit {
@@ -441,6 +637,7 @@ export class Machine {
       const reason = cpu.run({ instructions: budget });
       const ran = cpu.instructionCount - before;
       if (ran > 0) clock.advance(ran);
+      this.catchUp();
       if (this.exit !== null) return this.exit;
       switch (reason) {
         case "budget":
@@ -495,6 +692,7 @@ export class Machine {
       const reason = machine.run({ instructions: budget });
       const ran = machine.instructionCount - before;
       if (ran > 0) clock.advance(ran);
+      this.catchUp();
       const status = monitor.service();
       if (this.exit !== null) return this.exit;
       if (status === "shutdown") return this.guestShutdown(monitor.message);
@@ -507,6 +705,13 @@ export class Machine {
       }
       monitor.poll(ran);
     }
+  }
+
+  /** Under the host clock, a guest that ran slower than wall time has its clock moved up to it. */
+  private catchUp(): void {
+    if (this.pacer === null) return;
+    const host = this.pacer.hostTick;
+    if (host > this.clock.now) this.clock.advance(host - this.clock.now);
   }
 
   /** How a run ends when the guest's CPU shut down: a triple fault, or something it lacks. */

@@ -1,12 +1,21 @@
 /**
  * The `pagurus` command line, as a function over arguments and I/O so tests can run it in
- * process. Errors a user can cause end with one line on stderr and exit status 2.
+ * process. Errors a user can cause end with one line on stderr and a status of {@link ExitStatus}.
  */
-import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from "node:fs";
 import type { MonitorRelocation, MonitorStats } from "@pagurus/vmm-core";
-import { type BootOptions, createMachine, MAX_MEMORY, type Machine, type MachineExit } from "./board.js";
+import {
+  type BootOptions,
+  type ClockMode,
+  createMachine,
+  MAX_MEMORY,
+  type Machine,
+  type MachineExit,
+} from "./board.js";
+import { CONSOLE_KEYS, ConsoleInput } from "./console.js";
 import { DEMO_KERNEL_BASE64, DEMO_KERNEL_NAME } from "./demo-kernel.generated.js";
 import { MIN_MEMORY, MultibootError, type MultibootModule } from "./multiboot.js";
+import { VERSION } from "./version.js";
 
 /** Process exit statuses besides the guest's own `(value << 1) | 1` (always odd). */
 export const ExitStatus = {
@@ -22,26 +31,57 @@ export const ExitStatus = {
   Halted: 8,
   /** The CPU met an instruction or feature it does not implement. */
   Unimplemented: 10,
+  /** A kernel or module that is not a readable regular file (missing, a directory, a FIFO, a device, too large). */
+  BadFile: 12,
+  /** A kernel that cannot boot: not ELF32 or Multiboot, broken headers, overlapping segments, outside RAM. */
+  BadKernel: 14,
+  /** The --serial file cannot be opened or written (disk full, a file of /proc, ...). */
+  SerialError: 16,
+  /** Standard output was closed by its reader (EPIPE, as `| head -c 1`): the run ended there. */
+  OutputClosed: 18,
+  /** A signal (SIGINT, SIGTERM, SIGHUP) ended the run: 128 + its number, as a shell reports it. */
+  Signal: 128,
   /** A bug in pagurus. */
   Internal: 70,
 } as const;
 
+/** The terminal on stdin, for the console's raw mode (Node's tty.ReadStream is one). */
+export interface CliTerminal {
+  setRawMode(raw: boolean): unknown;
+}
+
 export interface CliIo {
-  /** Guest serial output (bytes) and command output (text). */
-  stdout(data: Uint8Array | string): void;
+  /**
+   * Guest serial output (bytes) and command output (text). Returns false when the reader is
+   * behind (a Node stream's write); the run then waits for {@link drained} before writing more.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing must fit; only false counts
+  stdout(data: Uint8Array | string): boolean | void;
   stderr(text: string): void;
   /** Host input for COM1 with `--serial stdio`; absent means none. */
   stdin?: NodeJS.ReadableStream;
+  /** Set when stdin is a terminal: the run puts it in raw mode and restores it (the console). */
+  terminal?: CliTerminal;
+  /** Resolves once stdout takes data again after {@link stdout} returned false. */
+  drained?(): Promise<void>;
+  /**
+   * Aborted by the host to end a run: its reason is "output-closed" when stdout's reader went
+   * away (EPIPE), or a signal's name ("SIGINT", "SIGTERM", "SIGHUP").
+   */
+  signal?: AbortSignal;
 }
 
-export const USAGE = `usage: pagurus run KERNEL [options]     boot a Multiboot kernel (ELF32 or a.out kludge)
-       pagurus demo                    boot the built-in demo guest under the monitor
-options:
+/** The options of `pagurus run`, one line each (`pagurus run --help`). */
+const RUN_OPTIONS = `options:
   --memory SIZE            RAM, e.g. 64M, 512M, 1G (plain numbers are MiB, as QEMU's -m); default 64M
-  --append TEXT            kernel command line after the kernel's name
-  --module "FILE [ARGS]"   a Multiboot module (repeatable)
+  --append TEXT            kernel command line after the kernel's name (passed as UTF-8)
+  --module PATH[,ARGS]     a Multiboot module (repeatable); its string is "PATH ARGS";
+                           a comma in PATH is written twice (,,)
   --max-instructions N     stop after N instructions (exit status 6)
-  --serial stdio|file:PATH|none   where COM1 goes (default stdio; stdin feeds COM1 input)
+  --serial stdio|file:PATH|none   where COM1 goes (default stdio: stdout, and stdin feeds COM1;
+                           with a terminal on stdin, a console: raw mode, C-a h lists its keys)
+  --clock virtual|host     guest time: one tick per instruction, reproducible (default without
+                           a terminal), or paced to wall time (default with a terminal)
   --stats text|json        print instructions, MIPS, exceptions and interrupts by vector on stderr
                            (MIPS: instructions / process CPU time of the run loop, start-up excluded)
   --blocks on|off          compile hot code into JavaScript blocks (default on) or only interpret
@@ -49,17 +89,56 @@ options:
   --bare                   run the guest directly on the machine (the default)
   --vmm                    run the guest under the pagurus monitor
   --seed N                 seed for the monitor's random choices
-exit status: the guest's isa-debug-exit status ((value << 1) | 1), or 0 reset, 2 bad input,
-  4 triple fault, 6 instruction limit, 8 halted for good, 10 unimplemented, 70 internal error`;
+  --help                   this help`;
 
-/** A user error: becomes "pagurus: <message>" and exit status 2. */
-class UsageError extends Error {}
+const EXIT_STATUSES = `exit status: the guest's isa-debug-exit status ((value << 1) | 1, odd), or
+  0 reset or C-a x, 2 bad command line, 4 triple fault, 6 instruction limit,
+  8 halted for good, 10 unimplemented, 12 kernel or module not a readable regular file,
+  14 kernel not bootable, 16 serial file error, 18 stdout closed (EPIPE),
+  128+N signal N, 70 internal error`;
+
+export const USAGE = `usage: pagurus run KERNEL [options]     boot a Multiboot kernel (ELF32 or a.out kludge)
+       pagurus demo                    boot the built-in demo guest under the monitor
+       pagurus help [run]              this help, or run's
+       pagurus --version
+${RUN_OPTIONS}
+${EXIT_STATUSES}`;
+
+/** `pagurus run --help` and `pagurus help run`. */
+export const RUN_USAGE = `usage: pagurus run KERNEL [options]
+Boots KERNEL (a Multiboot v1 kernel: ELF32 or a.out kludge) as QEMU's -kernel does.
+${RUN_OPTIONS}
+${EXIT_STATUSES}`;
+
+/** An error the user can cause: becomes "pagurus: <message>" and `status`. */
+class UserError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A bad command line: exit status 2. */
+class UsageError extends UserError {
+  constructor(message: string) {
+    super(ExitStatus.Usage, message);
+  }
+}
+
+/** Asked for help inside an argument list (`run --help`): prints it and exits 0. */
+class HelpRequest extends Error {
+  constructor(readonly text: string) {
+    super("help");
+  }
+}
 
 interface RunOptions {
   kernel: string;
   memory: number;
   append: string;
-  modules: string[];
+  modules: ModuleSpec[];
   maxInstructions: number;
   serial: { kind: "stdio" } | { kind: "file"; path: string } | { kind: "none" };
   stats: "text" | "json" | null;
@@ -67,6 +146,8 @@ interface RunOptions {
   trace: Set<"exceptions" | "io">;
   vmm: boolean;
   seed: number;
+  /** --clock; null: host with a terminal on stdin, else virtual. */
+  clock: ClockMode | null;
   /** Told about each move of the monitor's stub as it happens (the demo prints them). */
   onRelocation?: (event: MonitorRelocation) => void;
 }
@@ -93,6 +174,29 @@ function parseCount(flag: string, text: string): number {
   return n;
 }
 
+/** A `--module`: its file and the string the kernel sees. */
+interface ModuleSpec {
+  path: string;
+  string: string;
+}
+
+/**
+ * `--module PATH[,ARGS]`: the first single comma ends the path (",," is a comma inside it, as in
+ * QEMU's option values); the kernel sees "PATH ARGS", as QEMU and GRUB pass a module's line.
+ */
+export function parseModule(text: string): ModuleSpec {
+  let path = "";
+  let i = 0;
+  for (; i < text.length; i++) {
+    if (text[i] !== ",") path += text[i];
+    else if (text[i + 1] === ",") path += text[i++];
+    else break;
+  }
+  if (path === "") throw new UsageError(`--module '${text}': no path (use --module PATH[,ARGS])`);
+  const args = i < text.length ? text.slice(i + 1) : "";
+  return { path, string: args === "" ? path : `${path} ${args}` };
+}
+
 function parseRun(args: string[]): RunOptions {
   const o: RunOptions = {
     kernel: "",
@@ -106,6 +210,7 @@ function parseRun(args: string[]): RunOptions {
     trace: new Set(),
     vmm: false,
     seed: 0,
+    clock: null,
   };
   const kernels: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -130,8 +235,17 @@ function parseRun(args: string[]): RunOptions {
         o.append = takeValue();
         break;
       case "--module":
-        o.modules.push(takeValue());
+        o.modules.push(parseModule(takeValue()));
         break;
+      case "--clock": {
+        const v = takeValue();
+        if (v !== "virtual" && v !== "host") throw new UsageError(`--clock '${v}': use virtual or host`);
+        o.clock = v;
+        break;
+      }
+      case "--help":
+      case "-h":
+        throw new HelpRequest(RUN_USAGE);
       case "--max-instructions":
         o.maxInstructions = parseCount(arg, takeValue());
         break;
@@ -181,13 +295,69 @@ function parseRun(args: string[]): RunOptions {
   return o;
 }
 
-function readUserFile(what: string, path: string): Uint8Array {
-  if (!existsSync(path)) throw new UsageError(`${what} '${path}' does not exist`);
-  if (statSync(path).isDirectory()) throw new UsageError(`${what} '${path}' is a directory`);
+/** What a path is when it is not a regular file, for the message. */
+function fileKind(st: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/** The message of a Node file-system error without its "ENOENT: ..., open 'path'" decoration. */
+function errnoText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const text = err.code ? err.message.replace(/^[A-Z]+: /, "").replace(/, \w+( '.*')?$/, "") : err.message;
+  return err.code ? `${text} (${err.code})` : text;
+}
+
+/**
+ * Reads a kernel or module: only a regular file (a FIFO would block, /dev/zero never ends), and
+ * only one that could fit in RAM, checked before a byte is read.
+ */
+function readUserFile(what: string, path: string, limit: number): Uint8Array {
+  const bad = (message: string) => new UserError(ExitStatus.BadFile, `${what} '${path}' ${message}`);
+  let fd: number;
   try {
-    return readFileSync(path);
+    // stat first: opening a FIFO would wait for a writer.
+    const st = statSync(path);
+    if (!st.isFile()) throw bad(`is ${fileKind(st)}, not a regular file`);
+    fd = openSync(path, "r");
   } catch (e) {
-    throw new UsageError(`${what} '${path}' cannot be read: ${(e as Error).message}`);
+    if (e instanceof UserError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw bad(code === "ENOENT" ? "does not exist" : `cannot be read: ${errnoText(e)}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw bad(`is ${fileKind(st)}, not a regular file`);
+    if (st.size === 0) throw bad("is empty");
+    if (st.size > limit) {
+      throw bad(
+        `is ${st.size} bytes, more than the ${limit / (1024 * 1024)} MiB of RAM it would be loaded into`,
+      );
+    }
+    const data = new Uint8Array(st.size);
+    let at = 0;
+    while (at < data.length) {
+      const n = readSync(fd, data, at, data.length - at, at);
+      if (n === 0) break;
+      at += n;
+    }
+    if (at !== data.length) throw bad(`shrank while it was read (${at} of ${data.length} bytes)`);
+    return data;
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw bad(`cannot be read: ${errnoText(e)}`);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -310,120 +480,232 @@ function hex32(v: number): string {
   return (v >>> 0).toString(16).padStart(8, "0");
 }
 
+/**
+ * Where COM1's output goes: stdout (with the reader's backpressure reaching the guest's UART),
+ * a file (a write error ends the run as a user error), or nowhere. Holds at most one chunk.
+ */
+class SerialSink {
+  private readonly pending: number[] = [];
+  private fd: number | null = null;
+  /** stdout returned false: hold COM1's line busy until it drains. */
+  private blocked = false;
+  /** Set on a write error or a closed stdout: nothing more is written. */
+  failed: UserError | null = null;
+
+  constructor(
+    private readonly serial: RunOptions["serial"],
+    private readonly io: CliIo,
+    private readonly onBlocked: () => void,
+    private readonly onFailed: () => void,
+  ) {
+    if (serial.kind === "file") {
+      try {
+        this.fd = openSync(serial.path, "w");
+      } catch (e) {
+        throw new UserError(
+          ExitStatus.SerialError,
+          `--serial file '${serial.path}' cannot be opened: ${errnoText(e)}`,
+        );
+      }
+    }
+  }
+
+  /** COM1's onSerialOutput: false tells the UART its line is busy. */
+  put(byte: number): boolean {
+    if (this.failed !== null || this.serial.kind === "none") return true;
+    this.pending.push(byte);
+    if (this.pending.length >= 4096 || byte === 10) this.flush();
+    return !this.blocked;
+  }
+
+  flush(): void {
+    if (this.pending.length === 0 || this.failed !== null) return;
+    const bytes = Uint8Array.from(this.pending);
+    this.pending.length = 0;
+    if (this.fd !== null) {
+      try {
+        for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at);
+      } catch (e) {
+        const path = this.serial.kind === "file" ? this.serial.path : "";
+        this.fail(
+          new UserError(ExitStatus.SerialError, `--serial file '${path}' cannot be written: ${errnoText(e)}`),
+        );
+      }
+    } else if (this.io.stdout(bytes) === false && this.io.drained) {
+      this.blocked = true;
+      this.onBlocked();
+    }
+  }
+
+  /** stdout drained: the line takes bytes again. */
+  unblock(): void {
+    this.blocked = false;
+  }
+
+  fail(error: UserError): void {
+    this.failed ??= error;
+    this.pending.length = 0;
+    this.onFailed();
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+/** Signal numbers for the exit status 128 + N. */
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
 async function runKernel(
   o: RunOptions,
   io: CliIo,
   boot: Omit<BootOptions, "modules"> & { modules: MultibootModule[] },
 ): Promise<number> {
-  let serialFd: number | null = null;
-  if (o.serial.kind === "file") {
-    try {
-      serialFd = openSync(o.serial.path, "w");
-    } catch (e) {
-      throw new UsageError(`--serial file '${o.serial.path}' cannot be opened: ${(e as Error).message}`);
-    }
-  }
-  const pending: number[] = [];
-  const flush = () => {
-    if (pending.length === 0) return;
-    const bytes = Uint8Array.from(pending);
-    pending.length = 0;
-    if (serialFd !== null) writeSync(serialFd, bytes);
-    else if (o.serial.kind === "stdio") io.stdout(bytes);
+  // Why the host ended the run, if it did.
+  let ended: { status: number; message: string | null } | null = null;
+  let machine: Machine | null = null;
+  const end = (status: number, message: string | null) => {
+    ended ??= { status, message };
+    machine?.requestStop();
   };
-  const machine = createMachine({
+  const sink = new SerialSink(
+    o.serial,
+    io,
+    () => {
+      void io.drained?.().then(() => {
+        sink.unblock();
+        machine?.serialReady();
+      });
+    },
+    () => end(sink.failed?.status ?? ExitStatus.Internal, null),
+  );
+  const console = o.serial.kind === "stdio" ? io.terminal : undefined;
+  machine = createMachine({
     memory: o.memory,
+    clock: o.clock ?? (console ? "host" : "virtual"),
     blocks: o.blocks,
     vmm: o.vmm ? { seed: o.seed, onRelocation: o.onRelocation } : undefined,
-    onSerialOutput: (byte) => {
-      pending.push(byte);
-      if (pending.length >= 4096 || byte === 10) flush();
-    },
+    onSerialOutput: (byte) => sink.put(byte),
     traceInterrupts: o.trace.has("exceptions") ? (line) => io.stderr(`${line}\n`) : undefined,
     traceIo: o.trace.has("io") ? (line) => io.stderr(`${line}\n`) : undefined,
   });
+  const m = machine;
   try {
-    machine.boot(boot);
+    m.boot(boot);
   } catch (e) {
-    if (e instanceof MultibootError) throw new UsageError(`${o.kernel}: ${e.message}`);
+    sink.close();
+    if (e instanceof MultibootError) throw new UserError(ExitStatus.BadKernel, `${o.kernel}: ${e.message}`);
     throw e;
   }
 
-  // Host input: COM1 gets stdin's bytes when the serial console is stdio.
+  // Host input: COM1 gets stdin's bytes when the serial console is stdio; on a terminal, through
+  // the console's escape keys.
   const stdin = o.serial.kind === "stdio" ? io.stdin : undefined;
   let inputEnded = stdin === undefined;
-  let wake: (() => void) | null = null;
+  let inputArrived: (() => void) | null = null;
+  const keys = new ConsoleInput({
+    send: (bytes) => m.sendSerial(bytes),
+    quit: () => end(ExitStatus.Reset, null),
+    help: () => io.stderr(`${CONSOLE_KEYS.join("\n")}\n`),
+    stats: () => io.stderr(statsReport(m, { kind: "stopped" }, "text", o.blocks)),
+  });
   const onData = (chunk: Buffer | string) => {
-    machine.sendSerial(typeof chunk === "string" ? chunk : chunk.values());
-    wake?.();
+    const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : new Uint8Array(chunk);
+    if (console) keys.feed(bytes);
+    else m.sendSerial(bytes);
+    inputArrived?.();
   };
   const onEnd = () => {
     inputEnded = true;
-    wake?.();
+    inputArrived?.();
+  };
+  const onAbort = () => {
+    const reason = String(io.signal?.reason ?? "");
+    if (reason === "output-closed") {
+      sink.fail(new UserError(ExitStatus.OutputClosed, "stdout was closed (EPIPE)"));
+      end(ExitStatus.OutputClosed, null);
+    } else {
+      end(ExitStatus.Signal + (SIGNALS[reason] ?? 0), `pagurus: ended by ${reason}`);
+    }
+    inputArrived?.();
   };
   stdin?.on("data", onData);
   stdin?.on("end", onEnd);
+  if (io.signal?.aborted) onAbort();
+  io.signal?.addEventListener("abort", onAbort);
+  console?.setRawMode(true);
 
   let exit: MachineExit;
   try {
-    // Run in slices so stdin's events get through between them.
     for (;;) {
-      const limit = Math.min(o.maxInstructions, machine.instructionCount + 20_000_000);
-      // Give the host a turn every 20M instructions and every 100 ms of halted guest time.
-      exit = machine.run({ maxInstructions: limit, maxHaltedTicks: machine.clock.frequency / 10 });
-      flush();
-      if ((exit.kind === "instruction-limit" && limit < o.maxInstructions) || exit.kind === "waiting") {
-        await new Promise((r) => setImmediate(r));
-        continue;
-      }
-      if (exit.kind === "idle" && !inputEnded) {
-        await new Promise<void>((r) => {
-          wake = r;
+      exit = await m.runUntilIdle({ maxInstructions: o.maxInstructions });
+      sink.flush();
+      if (exit.kind === "idle" && !inputEnded && ended === null) {
+        // Only host input can wake the guest: wait for it without running anything.
+        await new Promise<void>((resolve) => {
+          inputArrived = resolve;
         });
-        wake = null;
+        inputArrived = null;
         continue;
       }
       break;
     }
   } finally {
+    // Every way out restores the terminal: a guest exit, a triple fault, an error, a signal.
+    console?.setRawMode(false);
+    io.signal?.removeEventListener("abort", onAbort);
     stdin?.removeListener("data", onData);
     stdin?.removeListener("end", onEnd);
     stdin?.pause?.();
-    flush();
-    if (serialFd !== null) closeSync(serialFd);
+    sink.close();
   }
 
-  if (o.stats !== null) io.stderr(statsReport(machine, exit, o.stats, o.blocks));
+  if (o.stats !== null) io.stderr(statsReport(m, exit, o.stats, o.blocks));
+  const byHost = ended as { status: number; message: string | null } | null;
+  if (byHost !== null) {
+    if (sink.failed !== null && sink.failed.status !== ExitStatus.OutputClosed) throw sink.failed;
+    if (byHost.message !== null) io.stderr(`${byHost.message}\n`);
+    return byHost.status;
+  }
   switch (exit.kind) {
     case "debug-exit":
       return exit.code & 0xff;
     case "reset":
       return ExitStatus.Reset;
     case "shutdown":
-      io.stderr(`pagurus: triple fault, the CPU shut down (${exit.report})\n${machine.registerDump()}\n`);
+      io.stderr(`pagurus: triple fault, the CPU shut down (${exit.report})\n${m.registerDump()}\n`);
       return ExitStatus.TripleFault;
     case "instruction-limit":
-      io.stderr(`pagurus: stopped after ${machine.instructionCount} instructions (--max-instructions)\n`);
+      io.stderr(`pagurus: stopped after ${m.instructionCount} instructions (--max-instructions)\n`);
       return ExitStatus.InstructionLimit;
     case "halted":
-      io.stderr("pagurus: the guest halted with interrupts disabled\n");
+      io.stderr(
+        (m.cpu.eflags & 0x200) === 0
+          ? "pagurus: the guest halted with interrupts disabled\n"
+          : "pagurus: the guest halted with every interrupt that could wake it masked\n",
+      );
       return ExitStatus.Halted;
     case "idle":
-      io.stderr("pagurus: the guest halted waiting for an interrupt that nothing will raise\n");
+      io.stderr("pagurus: the guest halted waiting for input, and stdin has ended\n");
       return ExitStatus.Halted;
+    case "waiting":
+    case "stopped":
+      throw new Error(`run ended with ${exit.kind} and no reason`);
     case "unimplemented":
-      io.stderr(`pagurus: ${exit.report}\n${machine.registerDump()}\n`);
+      io.stderr(`pagurus: ${exit.report}\n${m.registerDump()}\n`);
       return ExitStatus.Unimplemented;
   }
 }
 
 async function run(args: string[], io: CliIo): Promise<number> {
   const o = parseRun(args);
-  const image = readUserFile("kernel", o.kernel);
-  const modules = o.modules.map((spec) => {
-    const path = spec.includes(" ") ? spec.slice(0, spec.indexOf(" ")) : spec;
-    return { string: spec, data: readUserFile("module", path) };
-  });
+  const image = readUserFile("kernel", o.kernel, o.memory);
+  const modules = o.modules.map((m) => ({
+    string: m.string,
+    data: readUserFile("module", m.path, o.memory),
+  }));
   return runKernel(o, io, { image, path: o.kernel, append: o.append, modules });
 }
 
@@ -494,7 +776,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       case "--help":
       case "-h":
       case "help":
+        if (rest[0] === "run") throw new HelpRequest(RUN_USAGE);
+        if (rest.length > 0) throw new UsageError(`help: no help for '${rest[0]}' (use help or help run)`);
         io.stdout(`${USAGE}\n`);
+        return 0;
+      case "--version":
+      case "-V":
+        io.stdout(`pagurus ${VERSION}\n`);
         return 0;
       case undefined:
         io.stderr(`${USAGE}\n`);
@@ -507,9 +795,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         );
     }
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof HelpRequest) {
+      io.stdout(`${e.text}\n`);
+      return 0;
+    }
+    if (e instanceof UserError) {
       io.stderr(`pagurus: ${e.message}\n`);
-      return ExitStatus.Usage;
+      return e.status;
     }
     const err = e as Error;
     io.stderr(`pagurus: internal error: ${err?.message ?? String(e)}\n`);

@@ -64,6 +64,8 @@ export interface MemoryMapEntry {
 
 /** The smallest RAM a Multiboot kernel can be given: low memory and some above 1 MiB. */
 export const MIN_MEMORY = 2 * 1024 * 1024;
+/** The largest RAM a board takes: one typed array, and below the BIOS flash at 4 GiB - 256 KiB. */
+export const MAX_MEMORY = 2048 * 1024 * 1024;
 
 /** Why an image cannot be booted; `message` is one line for the user. */
 export type MultibootErrorCode =
@@ -73,6 +75,7 @@ export type MultibootErrorCode =
   | "bad-header"
   | "unsupported-flags"
   | "outside-ram"
+  | "overlap"
   | "memory-too-small";
 
 export class MultibootError extends Error {
@@ -205,8 +208,15 @@ function placeElf(image: Uint8Array): Placement {
     );
   }
   const machine = readU16(image, 18);
-  if (image[4] !== 1 || machine === ELF.EM_X86_64) {
+  // e_ident[EI_CLASS]: 1 ELFCLASS32, 2 ELFCLASS64; anything else (0 is ELFCLASSNONE) is no class.
+  if (image[4] === 2 || machine === ELF.EM_X86_64) {
     throw new MultibootError("bad-elf", "a 64-bit ELF kernel: Multiboot v1 boots 32-bit (ELF32) kernels");
+  }
+  if (image[4] !== 1) {
+    throw new MultibootError(
+      "bad-elf",
+      `ELF class ${image[4]} is neither 32-bit nor 64-bit (e_ident[EI_CLASS] must be 1, ELFCLASS32)`,
+    );
   }
   if (image[5] !== 1 || machine !== ELF.EM_386) {
     throw new MultibootError(
@@ -249,6 +259,20 @@ function placeElf(image: Uint8Array): Placement {
   }
   if (segments.length === 0)
     throw new MultibootError("bad-elf", "the ELF file has no loadable (PT_LOAD) segment");
+  // Two segments over the same bytes leave memory depending on load order; QEMU's loader
+  // (rom_check_and_register_reset) refuses such an image, and so does this one.
+  const sorted = [...segments].sort((a, b) => a.address - b.address);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1];
+    const next = sorted[i];
+    if (next.address < prev.address + prev.memorySize) {
+      throw new MultibootError(
+        "overlap",
+        `ELF segments ${span(prev.address, prev.address + prev.memorySize)} and ` +
+          `${span(next.address, next.address + next.memorySize)} overlap`,
+      );
+    }
+  }
   return { segments, entry: physicalEntry, low, high };
 }
 
@@ -289,20 +313,37 @@ function placeAout(image: Uint8Array, h: MultibootHeader): Placement {
   };
 }
 
+/**
+ * "0x100000-0x100fff": first and last byte of [start, end). `end` may lie past 4 GiB (a segment
+ * that wraps): it is printed as it is, never cut to 32 bits.
+ */
+function span(start: number, end: number): string {
+  return `0x${start.toString(16)}-0x${(end - 1).toString(16)}`;
+}
+
 function checkInRam(what: string, start: number, end: number, memorySize: number): void {
   if (end > memorySize || start < 0) {
     const mib = memorySize / (1024 * 1024);
+    // More RAM helps only when the range ends within the largest RAM a board can have.
+    const hint =
+      end <= MAX_MEMORY
+        ? "; give more --memory"
+        : end > 0x1_0000_0000
+          ? ", and it runs past 4 GiB"
+          : `, and above the largest RAM (${MAX_MEMORY / (1024 * 1024)} MiB)`;
     throw new MultibootError(
       "outside-ram",
-      `${what} ${hex(start)}-${hex(end - 1)} lies outside RAM (${mib} MiB); give more --memory`,
+      `${what} ${span(start, end)} lies outside RAM (${mib} MiB)${hint}`,
     );
   }
 }
 
-const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
+/** Command lines and module strings go to the kernel as UTF-8 bytes, as QEMU passes them. */
+const utf8 = new TextEncoder();
 const cString = (s: string): Uint8Array => {
-  const b = new Uint8Array(s.length + 1);
-  b.set(latin1(s));
+  const bytes = utf8.encode(s);
+  const b = new Uint8Array(bytes.length + 1);
+  b.set(bytes);
   return b;
 };
 
@@ -347,27 +388,29 @@ export function loadMultiboot(options: MultibootOptions, memory: MultibootMemory
   // QEMU's buffer after the kernel: module entries, then the strings, then the boot loader name,
   // page-aligned; each module then starts on its own page.
   const modules = options.modules ?? [];
-  const bootLoaderName = options.bootLoaderName ?? "pagurus";
+  const bootLoaderName = cString(options.bootLoaderName ?? "pagurus");
   const base = placement.low;
   const modsOffset = pageAlign(placement.high - base);
-  let stringsSize = options.cmdline.length + 1;
-  for (const m of modules) stringsSize += m.string.length + 1;
+  const cmdline = cString(options.cmdline);
+  const moduleStrings = modules.map((m) => cString(m.string));
+  let stringsSize = cmdline.length;
+  for (const m of moduleStrings) stringsSize += m.length;
   let bufferSize = pageAlign(
-    modsOffset + stringsSize + MOD_ENTRY_SIZE * modules.length + bootLoaderName.length + 1,
+    modsOffset + stringsSize + MOD_ENTRY_SIZE * modules.length + bootLoaderName.length,
   );
   let stringOffset = modsOffset + MOD_ENTRY_SIZE * modules.length;
   const nameOffset = stringOffset + stringsSize;
   const strings: { offset: number; bytes: Uint8Array }[] = [];
-  const addString = (s: string): number => {
+  const addString = (bytes: Uint8Array): number => {
     const at = stringOffset;
-    strings.push({ offset: at, bytes: cString(s) });
-    stringOffset += s.length + 1;
+    strings.push({ offset: at, bytes });
+    stringOffset += bytes.length;
     return u32(base + at);
   };
   const loadedModules: { start: number; end: number; string: string; stringAddress: number }[] = [];
   const moduleData: { address: number; data: Uint8Array }[] = [];
-  for (const m of modules) {
-    const stringAddress = addString(m.string);
+  for (const [i, m] of modules.entries()) {
+    const stringAddress = addString(moduleStrings[i]);
     const start = u32(base + bufferSize);
     const end = start + m.data.length;
     checkInRam(`module "${m.string}"`, start, end, memorySize);
@@ -375,11 +418,11 @@ export function loadMultiboot(options: MultibootOptions, memory: MultibootMemory
     loadedModules.push({ start, end, string: m.string, stringAddress });
     bufferSize = pageAlign(bufferSize + m.data.length);
   }
-  const cmdlineAddress = addString(options.cmdline);
+  const cmdlineAddress = addString(cmdline);
   checkInRam(
     "Multiboot module list and strings",
     base + modsOffset,
-    base + nameOffset + bootLoaderName.length + 1,
+    base + nameOffset + bootLoaderName.length,
     memorySize,
   );
 
@@ -399,7 +442,7 @@ export function loadMultiboot(options: MultibootOptions, memory: MultibootMemory
   });
   memory.writeBytes(base + modsOffset, modList);
   for (const s of strings) memory.writeBytes(base + s.offset, s.bytes);
-  memory.writeBytes(base + nameOffset, cString(bootLoaderName));
+  memory.writeBytes(base + nameOffset, bootLoaderName);
 
   const memoryMap = pcMemoryMap(memorySize);
   const mmap = new Uint8Array(24 * memoryMap.length);

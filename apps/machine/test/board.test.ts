@@ -33,22 +33,103 @@ describe("the board's run loop", () => {
     expect(boot([0xfa, 0xf4]).machine.run()).toEqual({ kind: "halted" });
   });
 
+  /**
+   * A PIT rate generator on IRQ 0 (count 0xFFFF, 54.9 ms) whose handler IRETs without an EOI:
+   * after the first tick IRQ 0 stays in service, so the next ticks reach the PIC but never the
+   * CPU, whose HLT only virtual time passes over. Gate 8 at 0x600 (IDT at 0x5C0) -> IRET at 0x800.
+   */
+  const unacknowledgedTicks = [
+    ...[0xc7, 0x05, 0x00, 0x06, 0x00, 0x00, 0x00, 0x08, 0x08, 0x00], // gate: selector 8, offset 0x800
+    ...[0xc7, 0x05, 0x04, 0x06, 0x00, 0x00, 0x00, 0x8e, 0x00, 0x00], // present 32-bit interrupt gate
+    ...[0xc6, 0x05, 0x00, 0x08, 0x00, 0x00, 0xcf], // iret
+    ...[0x66, 0xc7, 0x05, 0x00, 0x07, 0x00, 0x00, 0x47, 0x00], // IDTR limit
+    ...[0xc7, 0x05, 0x02, 0x07, 0x00, 0x00, 0xc0, 0x05, 0x00, 0x00], // IDTR base
+    ...[0x0f, 0x01, 0x1d, 0x00, 0x07, 0x00, 0x00], // lidt [0x700]
+    ...[0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xff, 0xe6, 0x40, 0xe6, 0x40], // PIT counter 0, mode 2
+    ...[0xb0, 0xfe, 0xe6, 0x21, 0xfb, 0xf4, 0xeb, 0xfd], // IRQ 0 only; sti; hlt; jmp hlt
+  ];
+
   it("lets virtual time jump to the next timer while the CPU is halted", () => {
-    // PIT counter 0, mode 0, count 0xFFFF; IRQ 0 masked at the PIC; sti; hlt
-    const { machine } = boot([
-      0xb0, 0x30, 0xe6, 0x43, 0xb0, 0xff, 0xe6, 0x40, 0xe6, 0x40, 0xe6, 0x21, 0xfb, 0xf4, 0xeb, 0xfd,
-    ]);
-    const exit = machine.run({ maxHaltedTicks: machine.clock.frequency });
-    expect(["idle", "waiting"]).toContain(exit.kind);
-    // 65535 PIT clocks at 1.193182 MHz are 54.9 ms, 5.49 million ticks of the 100 MHz clock
-    expect(machine.clock.now).toBeGreaterThan(5_400_000);
-    expect(machine.cpu.instructionCount).toBeLessThan(20);
+    const { machine } = boot(unacknowledgedTicks);
+    const exit = machine.run({ maxHaltedTicks: 3 * machine.clock.frequency });
+    expect(exit.kind).toBe("waiting");
+    expect(machine.clock.now).toBeGreaterThan(2 * machine.clock.frequency);
+    expect(machine.stats.externalInterrupts.get(8)).toBe(1);
+    expect(machine.cpu.instructionCount).toBeLessThan(40);
   });
 
-  it("ends a HLT with interrupts enabled and nothing armed as idle", () => {
+  it("returns from run({ maxInstructions }) while halted: halted ticks count against the limit", () => {
+    const { machine } = boot(unacknowledgedTicks);
+    expect(machine.run({ maxInstructions: 10_000_000 }).kind).toBe("waiting");
+    expect(machine.clock.now).toBeLessThanOrEqual(10_000_000);
+  });
+
+  it("ends a HLT with every interrupt masked as halted, though the PIT is armed", () => {
     // mov al,0xff; out 0x21,al; out 0xa1,al (every IRQ masked); sti; hlt
     const { machine } = boot([0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, 0xfb, 0xf4]);
-    expect(machine.run({ maxHaltedTicks: 10 * machine.clock.frequency }).kind).toMatch(/^(idle|waiting)$/);
+    expect(machine.run()).toEqual({ kind: "halted" });
+    expect(machine.clock.now).toBeLessThan(100);
+  });
+
+  it("ends a HLT that only COM1 could end as idle, and wakes on serial input", async () => {
+    // IRQ 4 only (0xEF); the PIT's armed timer cannot reach the CPU: sti; hlt
+    const { machine } = boot([0xb0, 0xef, 0xe6, 0x21, 0xfb, 0xf4]);
+    expect(machine.run()).toEqual({ kind: "idle" });
+    expect(await machine.runUntilIdle({ maxInstructions: 1_000_000 })).toEqual({ kind: "idle" });
+    expect(machine.clock.now).toBeLessThan(100);
+  });
+
+  it("paces guest time to wall time under the host clock, sleeping while halted", async () => {
+    // PIT counter 0 one-shot (mode 0) for 0x2E9C clocks = 10.0 ms, IRQ 0 the only one unmasked;
+    // the IDT has no gate for it, so waking ends the run in a triple fault: when did it wake?
+    const code = [0xb0, 0x30, 0xe6, 0x43, 0xb0, 0x9c, 0xe6, 0x40, 0xb0, 0x2e, 0xe6, 0x40];
+    code.push(0xb0, 0xfe, 0xe6, 0x21, 0xfb, 0xf4, 0xeb, 0xfd);
+    for (const clock of ["host", "virtual"] as const) {
+      const machine = createMachine({ memory: 8 * MiB, clock });
+      machine.boot({ image: multibootElf(Uint8Array.from(code)), path: "k" });
+      const started = performance.now();
+      const cpuStarted = process.cpuUsage();
+      const exit = await machine.runUntilIdle({ maxInstructions: 1_000_000 });
+      const wall = performance.now() - started;
+      const cpu = process.cpuUsage(cpuStarted);
+      expect(exit.kind).toBe("shutdown");
+      expect(machine.clock.now / machine.clock.frequency).toBeGreaterThan(0.0099);
+      if (clock === "host") {
+        expect(wall).toBeGreaterThanOrEqual(9.5);
+        // It slept: far less CPU than wall time (a spinning wait would use all of it).
+        expect((cpu.user + cpu.system) / 1000).toBeLessThan(wall);
+      }
+    }
+  });
+
+  it("holds COM1's THR full while the host's line is busy, and sends on serialReady", () => {
+    // loop: in al,0x3fd (LSR); test al,0x20 (THRE); jz loop; mov al,'x'; out 0x3f8; jmp loop
+    const flood = [0x66, 0xba, 0xfd, 0x03, 0xec, 0xa8, 0x20, 0x74, 0xfb, 0x66, 0xba, 0xf8, 0x03];
+    flood.push(0xb0, 0x78, 0xee, 0x66, 0xba, 0xfd, 0x03, 0xeb, 0xee);
+    const sent: number[] = [];
+    let busy = false;
+    const machine = createMachine({
+      memory: 8 * MiB,
+      onSerialOutput: (b) => {
+        sent.push(b);
+        return !busy;
+      },
+    });
+    machine.boot({ image: multibootElf(Uint8Array.from(flood)), path: "k" });
+    machine.run({ maxInstructions: 1000 });
+    expect(sent.length).toBeGreaterThan(50);
+    busy = true;
+    machine.run({ maxInstructions: 2000 });
+    const held = sent.length;
+    machine.run({ maxInstructions: 100_000 });
+    expect(sent.length).toBe(held); // the guest waits on THRE, nothing more leaves
+    expect(machine.io.in8(0x3fd) & 0x60).toBe(0); // THRE and TEMT clear
+    busy = false;
+    machine.serialReady();
+    expect(machine.io.in8(0x3fd) & 0x60).toBe(0x60);
+    machine.run({ maxInstructions: 101_000 });
+    expect(sent.length).toBeGreaterThan(held + 50);
+    expect(sent.every((b) => b === 0x78)).toBe(true);
   });
 
   it("stops at the instruction limit", () => {

@@ -72,7 +72,7 @@ function hex(n: number): string {
  * Unmapped addresses behave like an open ISA bus: reads return all ones, writes vanish.
  *
  * RAM is one `Uint8Array` indexed by physical address, exposed through {@link fastPath} so a
- * CPU can reach it without a call per byte (DESIGN.md section 6).
+ * CPU can reach it without a call per byte (docs/architecture.md section 6).
  */
 export class PhysicalMemoryMap implements PhysicalMemory, Snapshottable<PhysicalMemoryState> {
   /** RAM bytes; physical address `p` of a RAM page is `ram[p]`. */

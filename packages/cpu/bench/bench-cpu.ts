@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:cpu` (issue 4, "Speed"; DESIGN.md section 6): runs the multiboot loop kernel
+ * `pnpm bench:cpu` (issue 4, "Speed"; docs/architecture.md section 6): runs the multiboot loop kernel
  * (loop.asm / loop.elf) on Ia32Cpu and on v86 (npm), without and with v86's JIT, in one process,
  * and prints MIPS for each and the ratios. Not a test: numbers depend on the machine.
  *

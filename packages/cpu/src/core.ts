@@ -7,7 +7,7 @@ import { Exception, PageAccess } from "@pagurus/spec";
  * access through segmentation (limit and type checks precomputed per segment), paging
  * (through the AddressTranslation contract) and a per-linear-page TLB that points straight
  * into the RAM fast path. Everything the per-instruction path touches lives in typed arrays
- * or monomorphic fields (DESIGN.md section 6).
+ * or monomorphic fields (docs/architecture.md section 6).
  */
 
 /** Thrown (never allocated per fault) to unwind an instruction that raised an exception. */
@@ -75,7 +75,7 @@ export const CR4_MCE = 1 << 6;
 export const CR4_PGE = 1 << 7;
 export const CR4_PCE = 1 << 8;
 
-// Lazy-flag kinds: which operation produced lres/lop1/lop2 (DESIGN.md section 6).
+// Lazy-flag kinds: which operation produced lres/lop1/lop2 (docs/architecture.md section 6).
 export const LF_NONE = 0; // every arithmetic flag is in flagsv
 export const LF_ADD = 1;
 export const LF_ADC = 2; // add with carry-in 1

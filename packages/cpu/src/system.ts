@@ -164,7 +164,7 @@ export class SystemCpu extends CpuCore {
 
   /** Stops the CPU on virtual-8086 mode, which this CPU does not implement yet. */
   unimplementedV86(what: string): never {
-    this.unimplementedReport = `virtual-8086 mode is not implemented (${what} at eip ${this.instrEip.toString(16)})`;
+    this.unimplementedReport = `virtual-8086 mode is not implemented (${what} at eip ${(this.instrEip >>> 0).toString(16)})`;
     throw ABORT;
   }
 
@@ -328,7 +328,7 @@ export class SystemCpu extends CpuCore {
         // an external interrupt is simply delivered instead (SDM table 6-5 classes).
         const prior = kind === KIND_EXCEPTION ? vector : -1;
         if (prior === Exception.DF) {
-          this.shutdownReport = `triple fault: vector ${nv} (error ${this.faultCode.toString(16)}) while delivering #DF, first event ${firstVector} at ${this.segSel[CS].toString(16)}:${this.instrEip.toString(16)}`;
+          this.shutdownReport = `triple fault: vector ${nv} (error ${(this.faultCode >>> 0).toString(16)}) while delivering #DF, first event ${firstVector} at ${this.segSel[CS].toString(16)}:${(this.instrEip >>> 0).toString(16)}`;
           this.ext = 0;
           return false;
         }

@@ -67,8 +67,14 @@ export interface UartOptions {
   irq: IrqLine;
   /** Used for the FIFO character-timeout interrupt (four character times at the programmed rate). */
   clock: Clock;
-  /** Called with each byte the guest transmits (not in loopback mode). */
-  onTransmit?: (byte: number) => void;
+  /**
+   * Called with each byte the guest transmits (not in loopback mode). Returning `false` says
+   * the line takes no more for now (a slow reader): the byte was taken, but THR then reads
+   * full (LSR.THRE and TEMT clear) until {@link Uart16550.transmitReady}, as a 16550 whose
+   * line is held busy; further bytes wait in THR (one) or the transmit FIFO (sixteen).
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing must fit; only false counts
+  onTransmit?: (byte: number) => boolean | void;
   /**
    * PCs route INTR through a buffer enabled by MCR.OUT2, so a driver must set OUT2 to get
    * interrupts (default true). QEMU's serial.c does not model this gate; pass false to match it.
@@ -94,12 +100,18 @@ export interface UartState {
   /** Absolute clock tick of the pending character-timeout check, or null. */
   timeoutAt: number | null;
   inputs: ModemInputs;
+  /** Bytes in THR or the transmit FIFO while the line is busy (see `onTransmit`). */
+  txFifo: number[];
+  /** `onTransmit` returned false and {@link Uart16550.transmitReady} has not been called since. */
+  lineBusy: boolean;
 }
 
 /**
- * National Semiconductor 16550A UART. Transmission is instantaneous: a byte written to THR is
- * handed to `onTransmit` at once and THR/TSR are empty again, so THRE and TEMT read back set and
- * the THRE interrupt re-arms as QEMU's serial.c does. Reception is paced like QEMU's chardev
+ * National Semiconductor 16550A UART. Transmission is instantaneous while the host keeps up: a
+ * byte written to THR is handed to `onTransmit` at once and THR/TSR are empty again, so THRE and
+ * TEMT read back set and the THRE interrupt re-arms as QEMU's serial.c does. When the host says
+ * its line is busy (`onTransmit` returns false), THR and the transmit FIFO fill and stay full
+ * until {@link Uart16550.transmitReady}, as on hardware whose line drains slowly. Reception is paced like QEMU's chardev
  * front end: bytes from `receive` wait on the host side until the receiver has room (one byte
  * without FIFO, sixteen with), so the host never overruns the guest.
  */
@@ -110,7 +122,8 @@ export class Uart16550 implements IoDevice, Snapshottable<UartState> {
   private readonly clock: Clock;
   private readonly out2GatesIrq: boolean;
   /** Host-side sink; may be replaced after construction. */
-  onTransmit: ((byte: number) => void) | undefined;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing must fit; only false counts
+  onTransmit: ((byte: number) => boolean | void) | undefined;
 
   private rbr = 0;
   private ier = 0;
@@ -129,6 +142,8 @@ export class Uart16550 implements IoDevice, Snapshottable<UartState> {
   private timeoutTimer: Timer | null = null;
   private inputs: ModemInputs = { cts: true, dsr: true, ri: false, dcd: true };
   private irqLevel = false;
+  private txFifo: number[] = [];
+  private lineBusy = false;
 
   constructor(options: UartOptions) {
     this.base = options.base ?? 0x3f8;
@@ -203,6 +218,8 @@ export class Uart16550 implements IoDevice, Snapshottable<UartState> {
       timeoutIpending: this.timeoutIpending,
       timeoutAt: this.timeoutAt,
       inputs: { ...this.inputs },
+      txFifo: [...this.txFifo],
+      lineBusy: this.lineBusy,
     };
   }
 
@@ -221,6 +238,8 @@ export class Uart16550 implements IoDevice, Snapshottable<UartState> {
     this.thrIpending = s.thrIpending;
     this.timeoutIpending = s.timeoutIpending;
     this.inputs = { ...s.inputs };
+    this.txFifo = [...s.txFifo];
+    this.lineBusy = s.lineBusy;
     this.timeoutTimer?.cancel();
     this.timeoutTimer = null;
     this.timeoutAt = null;
@@ -332,7 +351,8 @@ export class Uart16550 implements IoDevice, Snapshottable<UartState> {
       this.timeoutIpending = false;
       this.cancelTimeout();
     }
-    // The transmit FIFO is always empty here (transmission is instantaneous), so XFR has nothing to drop.
+    // XFR drops what waits for a busy line; THRE follows when the line is ready again.
+    if (value & FCR_XFR) this.txFifo.length = 0;
     this.fcr = value & 0xc9; // RFR and XFR are self-clearing
     this.pumpHost();
     this.updateIrq();
@@ -345,8 +365,32 @@ export class Uart16550 implements IoDevice, Snapshottable<UartState> {
     this.updateIrq();
     if (this.mcr & MCR_LOOP) {
       this.receiveByte(value, 0);
-    } else {
-      this.onTransmit?.(value);
+    } else if (this.lineBusy) {
+      // The line is busy: the byte waits in THR or the FIFO; a write to a full one is lost,
+      // as on a 16550 (the driver should have waited for THRE).
+      if (this.txFifo.length < (this.fifoEnabled ? FIFO_SIZE : 1)) this.txFifo.push(value);
+      return;
+    } else if (this.onTransmit?.(value) === false) {
+      this.lineBusy = true;
+      return;
+    }
+    this.lsr |= LSR_THRE | LSR_TEMT;
+    this.thrIpending = true;
+    this.updateIrq();
+  }
+
+  /**
+   * Host side: the line takes bytes again after `onTransmit` returned false. What waits in THR
+   * and the FIFO is sent; once all is sent THRE (and its interrupt) come back.
+   */
+  transmitReady(): void {
+    if (!this.lineBusy) return;
+    this.lineBusy = false;
+    while (this.txFifo.length > 0) {
+      if (this.onTransmit?.(this.txFifo.shift()!) === false) {
+        this.lineBusy = true;
+        return;
+      }
     }
     this.lsr |= LSR_THRE | LSR_TEMT;
     this.thrIpending = true;

@@ -20,7 +20,15 @@ function setup(options: { out2GatesIrq?: boolean } = {}) {
   const clock = new VirtualClock();
   const irq = new RecordingLine(clock);
   const sent: number[] = [];
-  const uart = new Uart16550({ base: COM1, irq, clock, onTransmit: (b) => sent.push(b), ...options });
+  const uart = new Uart16550({
+    base: COM1,
+    irq,
+    clock,
+    onTransmit: (b) => {
+      sent.push(b);
+    },
+    ...options,
+  });
   const out = (port: number, v: number) => uart.write(port, 1, v);
   const inb = (port: number) => uart.read(port, 1);
   return { clock, irq, uart, sent, out, inb };

@@ -29,7 +29,7 @@ function checkRegion(base: number, pages: number): void {
 /**
  * Which pages of the stub's region the guest has mapped (claims 1, 5, 13): `null` when none,
  * so the stub can stay. The core calls it after every event that may create a conflict:
- * guest page-table writes, CR3 loads, enabling paging (DESIGN.md section 4).
+ * guest page-table writes, CR3 loads, enabling paging (docs/architecture.md section 4).
  */
 export function findConflict(space: GuestSpace, stubBase: number, stubPages: number): Conflict | null {
   checkRegion(stubBase, stubPages);

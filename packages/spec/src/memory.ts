@@ -41,7 +41,7 @@ export const DirectAccess = {
 } as const;
 
 /**
- * Lets a CPU touch plain RAM without a call per byte (DESIGN.md section 6). A page whose
+ * Lets a CPU touch plain RAM without a call per byte (docs/architecture.md section 6). A page whose
  * `direct` entry has the bit for an access must be served from `ram`; any other page must
  * go through the {@link MemoryBus} methods.
  */

@@ -95,7 +95,7 @@ export interface MonitorRelocation extends RelocationEvent {
 /** How the guest stands after the monitor's last service. */
 export type MonitorStatus = "running" | "halted" | "shutdown" | "fault";
 
-/** Counters for `--stats` (DESIGN.md section 5). */
+/** Counters for `--stats` (docs/architecture.md section 5). */
 export interface MonitorStats {
   stub: StubCounters;
   /** Host calls the core serviced. */

@@ -14,7 +14,7 @@ import {
 /**
  * Which guest privilege a shadow serves. The guest kernel runs at CPL 3 like guest user code,
  * so the page tables must tell them apart: the kernel view maps every guest page user-
- * accessible, the user view only the guest's user pages (DESIGN.md section 4).
+ * accessible, the user view only the guest's user pages (docs/architecture.md section 4).
  */
 export const ShadowView = { Kernel: 0, User: 1 } as const;
 export type ShadowView = (typeof ShadowView)[keyof typeof ShadowView];

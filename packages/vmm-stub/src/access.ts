@@ -42,7 +42,7 @@ export function writeFrame(
  * The descriptor the core puts in the stub's GDT slot for a guest descriptor (`low`, `high`:
  * its two dwords, SDM Vol. 3A, 3.4.5): code and data segments keep everything but their DPL,
  * raised to at least `guestRpl`, the ring the guest kernel really runs in ("compressed
- * privilege", DESIGN.md section 4), so guest selectors work unchanged at CPL `guestRpl`.
+ * privilege", docs/architecture.md section 4), so guest selectors work unchanged at CPL `guestRpl`.
  * System descriptors (LDT, TSS, gates) become null: the guest's LLDT, LTR and far
  * transfers through them are privileged or rare, and go to the core.
  *

@@ -1,7 +1,7 @@
 ; pagurus vmm-stub: the monitor's first portion (claims 2, 3, 14, 15, 26, 27).
 ;
 ; What the architecture requires to be present in whatever linear address space is current
-; while the guest runs (DESIGN.md section 4): an IDT with an entry for every vector, a GDT
+; while the guest runs (docs/architecture.md section 4): an IDT with an entry for every vector, a GDT
 ; holding the guest's descriptors (privilege-compressed, filled by the core) and the
 ; monitor's own, a TSS whose SS0:ESP0 lead to the stub's stack, the first instructions of
 ; every trap handler, and a data page. 32-bit code that runs at CPL 0.
@@ -994,7 +994,7 @@ data:
     times D_HOST_CALL_PORT - DATA_OFFSET db 0
     dd DEFAULT_HOST_CALL_PORT
     dd 0                        ; D_VCPL
-    dd 3                        ; D_GUEST_RPL: the guest kernel runs at CPL 3 (DESIGN.md 4)
+    dd 3                        ; D_GUEST_RPL: the guest kernel runs at CPL 3 (docs/architecture.md section 4)
     dd 0                        ; D_VFLAGS
     dd -1                       ; D_PENDING_VECTOR
     times D_GDTR_KERNEL - ($ - $$) db 0

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 
 /**
- * The dependency rule of DESIGN.md section 2: which workspace packages each package may use at
+ * The dependency rule of docs/architecture.md section 2: which workspace packages each package may use at
  * run time. `spec` is contracts only; the machine parts know only the contracts, so anyone can
  * take one alone; only apps wire concrete parts together.
  */

@@ -6,7 +6,7 @@ import { checkArchitecture, importsOf } from "../src/index.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 
-describe("the dependency rule of DESIGN.md section 2", () => {
+describe("the dependency rule of docs/architecture.md section 2", () => {
   it("holds for the workspace as it is", () => {
     expect(checkArchitecture(ROOT)).toEqual([]);
   });
