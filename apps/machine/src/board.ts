@@ -278,6 +278,12 @@ export class Machine {
   private readonly slice: number;
   /** The host clock's pacing, or null under the virtual clock. */
   private readonly pacer: WallClockPacer | null;
+  /**
+   * Whether the pacer's wall-time origin is set: at the first run, not at construction or boot,
+   * so the time the host spends building and loading the machine is not owed to the guest as
+   * guest time it must jump over.
+   */
+  private pacing = false;
   /** Timers armed by the devices that drive IRQ 0 (PIT), 4 (COM1) and 8 (RTC). */
   private readonly timers: { pit: CountedClock; uart: CountedClock; rtc: CountedClock };
   /** Wakes {@link runUntilIdle} from a wall-clock wait when host input arrives. */
@@ -553,6 +559,10 @@ export class Machine {
    * input ("idle": call {@link sendSerial} and run again).
    */
   run(limits: RunLimits = {}): MachineExit {
+    if (this.pacer !== null && !this.pacing) {
+      this.pacer.resync();
+      this.pacing = true;
+    }
     const start = performance.now();
     const startCpu = processCpuMilliseconds();
     const startCount = this.executing.instructionCount;
