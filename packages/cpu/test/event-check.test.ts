@@ -1,7 +1,7 @@
 import type { InterruptController } from "@pagurus/spec";
 import { Eflags, Reg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
-import { SEL, sysCpu, TSS_B } from "./helpers.js";
+import { FakePic, SEL, sysCpu, TSS_B } from "./helpers.js";
 
 /*
  * INTR matters at an instruction boundary only while IF = 1 (SDM Vol. 3A, 6.8.1): a guest that
@@ -10,17 +10,6 @@ import { SEL, sysCpu, TSS_B } from "./helpers.js";
  * interrupt must still arrive at the exact boundary where IF = 1 lets it in. The slow path is
  * counted by `eventChecks` (one per call of checkEvents), not timed.
  */
-
-class FakePic implements InterruptController {
-  pending = false;
-  acks = 0;
-  constructor(private readonly vector: number) {}
-  acknowledge(): number {
-    this.acks++;
-    this.pending = false;
-    return this.vector;
-  }
-}
 
 /** 3 * 100000 + 1 instructions with IF = 0, then `enable` (which sets IF), then `after`. */
 function guest(enable: string): string {

@@ -267,3 +267,15 @@ interface CpuPartsExtra {
   translation: AddressTranslation;
   interrupts: InterruptController;
 }
+
+/** An interrupt controller that requests one vector until it is acknowledged. */
+export class FakePic implements InterruptController {
+  pending = false;
+  acks = 0;
+  constructor(private readonly vector: number) {}
+  acknowledge(): number {
+    this.acks++;
+    this.pending = false;
+    return this.vector;
+  }
+}

@@ -1,18 +1,7 @@
 import type { InterruptController } from "@pagurus/spec";
 import { Eflags, Exception, Reg } from "@pagurus/spec";
 import { describe, expect, it } from "vitest";
-import { sysCpu } from "./helpers.js";
-
-class FakePic implements InterruptController {
-  pending = false;
-  acks = 0;
-  constructor(private readonly vector: number) {}
-  acknowledge(): number {
-    this.acks++;
-    this.pending = false;
-    return this.vector;
-  }
-}
+import { FakePic, sysCpu } from "./helpers.js";
 
 describe("external interrupts", () => {
   it("are held off for one instruction after STI (the STI shadow)", () => {
